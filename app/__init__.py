@@ -1,0 +1,56 @@
+"""The booking service: create_app() builds the Flask app and wires Celery into it."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+from app import config
+from app.extensions import db, init_redis, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.from_mapping(config.from_env())
+    if test_config:
+        app.config.update(test_config)
+    _refuse_insecure_production(app)
+    config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
+    init_redis(app)
+
+    from app import auth, cli, participants
+    from app.api import init_app as init_api
+
+    auth.init_app(app)
+    participants.init_app(app)
+    init_api(app)
+    cli.init_app(app)
+    celery_init_app(app)
+    return app
+
+
+def _refuse_insecure_production(app: Flask) -> None:
+    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == config.DEFAULT_SECRET_KEY:
+        raise RuntimeError("SECRET_KEY must be set in production (APP_ENV=production)")
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Flask's documented pattern: every task runs inside this app's context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object("celeryconfig")
+    celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+
+    import app.tasks  # noqa: F401  (registers the shared tasks)
+
+    return celery_app

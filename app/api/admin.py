@@ -1,0 +1,7 @@
+"""admin endpoints (to be built)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1")

@@ -1,0 +1,7 @@
+"""flights endpoints (to be built)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("flights", __name__, url_prefix="/api/v1")

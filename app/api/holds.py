@@ -1,0 +1,7 @@
+"""holds endpoints (to be built)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("holds", __name__, url_prefix="/api/v1")

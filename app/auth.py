@@ -1,0 +1,132 @@
+"""Who is calling: bearer tokens for API clients, the Flask-Login session for the browser."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from functools import wraps
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from flask import Flask, current_app, g, request
+from flask_login import LoginManager
+from flask_login import current_user as session_user
+
+from app.api.problems import Problem
+from app.extensions import db
+from app.models import ApiToken, User
+from app.models.types import utcnow
+
+login_manager = LoginManager()
+_hasher = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 "low memory" profile
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    if user is None:
+        # Spend the same time as a real check, so timing does not reveal which emails exist.
+        _hasher.hash(password)
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def _digest(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, int]:
+    """A new random bearer token for `user` and its lifetime in seconds; only its hash is kept."""
+    raw = secrets.token_urlsafe(32)
+    ttl = current_app.config["TOKEN_TTL_SECONDS"]
+    db.session.add(
+        ApiToken(user_id=user.id, token_hash=_digest(raw), expires_at=utcnow() + timedelta(seconds=ttl))
+    )
+    db.session.commit()
+    return raw, ttl
+
+
+def revoke_token(raw_token: str) -> None:
+    token = db.session.execute(
+        db.select(ApiToken).filter_by(token_hash=_digest(raw_token))
+    ).scalar_one_or_none()
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _user_for_token(raw_token: str) -> User | None:
+    row = db.session.execute(
+        db.select(User, ApiToken)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(raw_token))
+    ).first()
+    if row is None:
+        return None
+    user, token = row
+    if token.revoked_at is not None or token.expires_at <= utcnow():
+        return None
+    return user
+
+
+def current_user() -> User | None:
+    """The caller, from a bearer token or the browser session; None when anonymous."""
+    if "user" not in g:
+        raw = bearer_token()
+        if raw is not None:
+            g.user = _user_for_token(raw)
+            g.via_session = False
+        else:
+            g.user = session_user if session_user.is_authenticated else None
+            g.via_session = g.user is not None
+    return g.user
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        raise Problem(
+            401,
+            "Send a valid bearer token (POST /api/v1/auth/token) or log in.",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    return user
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        require_user()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not require_user().is_admin:
+            raise Problem(403, "This needs an administrator.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))

@@ -1,0 +1,59 @@
+"""Settings: defaults here, overridden from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", PROJECT_DIR / "instance"))
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def from_env() -> dict:
+    """Every setting the booking service reads, with its default."""
+    return {
+        "ENV": os.environ.get("APP_ENV", "development"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'booking.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Seat holds, rate limits; the Celery broker has its own DB number (celeryconfig.py).
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"),
+        "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
+        "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
+        "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
+        "PARTICIPANT_CONNECT_TIMEOUT": _float("PARTICIPANT_CONNECT_TIMEOUT", 2.0),
+        "PARTICIPANT_READ_TIMEOUT": _float("PARTICIPANT_READ_TIMEOUT", 5.0),
+        "HOLD_TTL_SECONDS": _int("HOLD_TTL_SECONDS", 600),
+        # A saga may stretch its hold up to this long after the hold was taken.
+        "HOLD_MAX_SECONDS": _int("HOLD_MAX_SECONDS", 1800),
+        "MAX_SEATS_PER_HOLD": 9,
+        "MAX_ACTIVE_HOLDS": _int("MAX_ACTIVE_HOLDS", 3),
+        "TOKEN_TTL_SECONDS": _int("TOKEN_TTL_SECONDS", 86400),
+        "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 86400),
+        # Retry policy of saga steps and compensations: backoff = base * 2**attempt, capped, jittered.
+        "SAGA_RETRY_BASE_SECONDS": _float("SAGA_RETRY_BASE_SECONDS", 0.5),
+        "SAGA_RETRY_MAX_SECONDS": _float("SAGA_RETRY_MAX_SECONDS", 10.0),
+        "SAGA_STEP_MAX_RETRIES": _int("SAGA_STEP_MAX_RETRIES", 4),
+        "SAGA_COMPENSATION_MAX_RETRIES": _int("SAGA_COMPENSATION_MAX_RETRIES", 5),
+        # A running saga with no step progress for this long is re-driven by the reconciler.
+        "SAGA_STALL_SECONDS": _int("SAGA_STALL_SECONDS", 60),
+        "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "API_TITLE": "Flight booking",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }

@@ -1,0 +1,39 @@
+"""Celery settings: broker, serialisation, reliability and the beat schedule.
+
+Why each reliability setting is here (notes: README "Crash recovery"):
+- acks_late + reject_on_worker_lost: a step whose worker process dies is redelivered, not lost.
+- retry_on_worker_lost: a pool child killed mid-task is retried (and counted) instead of failing.
+- prefetch 1: a worker holds one unacked step at a time, so a crash strands at most one.
+- visibility_timeout: how soon Redis redelivers a task whose whole worker was SIGKILLed. Every
+  retry countdown stays far below it (SAGA_RETRY_MAX_SECONDS), or tasks would run twice.
+"""
+
+from __future__ import annotations
+
+import os
+
+broker_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 120))
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+# The saga's truth is the SQL log; nothing reads Celery results.
+task_ignore_result = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+task_retry_on_worker_lost = True
+worker_prefetch_multiplier = 1
+# Sized to the participant timeouts (connect 2 s + read 5 s per call, a few calls per step).
+task_soft_time_limit = 45
+task_time_limit = 60
+broker_connection_retry_on_startup = True
+worker_cancel_long_running_tasks_on_connection_loss = True
+broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
+
+# Flower sees every task, with its sent time.
+worker_send_task_events = True
+task_send_sent_event = True
+
+beat_schedule: dict = {}

@@ -1,0 +1,117 @@
+"""Shared fixtures: an app on a fresh database, users, tokens and flights.
+
+The database is a SQLite file per test unless TEST_DATABASE_URL points at PostgreSQL; Redis is
+fakeredis for unit tests and the real server (TEST_REDIS_URL, a dedicated DB that is flushed)
+for integration tests.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import fakeredis
+import pytest
+
+from app import create_app
+from app.auth import hash_password, issue_token
+from app.catalog import create_flight
+from app.extensions import db
+from app.models import User
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+
+def make_config(tmp_path, **overrides) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'booking.db'}",
+        "REDIS_URL": TEST_REDIS_URL,
+        "CELERY_BROKER_URL": TEST_BROKER_URL,
+        "RATELIMIT_ENABLED": False,
+        "SAGA_RETRY_BASE_SECONDS": 0.05,
+        "SAGA_RETRY_MAX_SECONDS": 0.2,
+    }
+    config.update(overrides)
+    return config
+
+
+def build_app(tmp_path, **overrides):
+    """An app on an empty schema; the caller drops it with `teardown_app`."""
+    app = create_app(make_config(tmp_path, **overrides))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    return app
+
+
+def teardown_app(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A booking app with fakeredis; unit tests run inside its app context."""
+    app = build_app(tmp_path)
+    app.extensions["redis"] = fakeredis.FakeRedis()
+    with app.app_context():
+        yield app
+    teardown_app(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, *, password: str = "correct horse", is_admin: bool = False,
+             name: str = "Test User") -> User:
+        user = User(
+            email=email or f"user{next(counter)}@example.com",
+            name=name,
+            password_hash=hash_password(password),
+            is_admin=is_admin,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(app):
+    def headers(user: User) -> dict:
+        token, _ = issue_token(user)
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+@pytest.fixture
+def make_flight(app):
+    def make(number: str = "SA900", origin: str = "LHR", destination: str = "JFK",
+             departs_at: datetime | None = None, **kwargs):
+        departs_at = departs_at or datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+        flight = create_flight(
+            number=number,
+            origin=origin,
+            destination=destination,
+            departs_at=departs_at,
+            arrives_at=departs_at + timedelta(hours=7),
+            **kwargs,
+        )
+        db.session.commit()
+        return flight
+
+    return make
