@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from app.extensions import db
-from app.models import Flight, build_seats
-from app.models.flight import DEFAULT_FARES, Cabin
+from app.models import Flight, Seat, build_seats
+from app.models.flight import DEFAULT_FARES, MILES_MULTIPLIER, Cabin
 
 
 def create_flight(
@@ -36,3 +37,29 @@ def create_flight(
     )
     db.session.add(flight)
     return flight
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a set of seats costs and earns."""
+
+    amount: Decimal
+    currency: str
+    miles: int
+
+
+def quote(flight: Flight, seat_numbers: list[str]) -> Quote:
+    """Price and miles of `seat_numbers` on `flight` (SPEC §2); unknown seats raise KeyError."""
+    cabins = dict(
+        db.session.execute(
+            db.select(Seat.number, Seat.cabin).where(
+                Seat.flight_id == flight.id, Seat.number.in_(seat_numbers)
+            )
+        ).all()
+    )
+    unknown = [number for number in seat_numbers if number not in cabins]
+    if unknown:
+        raise KeyError(unknown)
+    amount = sum((flight.fare(cabins[n]) for n in seat_numbers), Decimal("0.00"))
+    miles = sum(int(flight.fare(cabins[n])) * MILES_MULTIPLIER[Cabin(cabins[n])] for n in seat_numbers)
+    return Quote(amount=amount, currency=flight.currency, miles=miles)

@@ -32,3 +32,23 @@ def test_default_fares_and_own_fares(make_flight, app):
     assert own.fare("economy") == Decimal("99.90")
     assert own.fare("first") == Decimal("1200.00")
     assert Seat.query.filter_by(flight_id=own.id).count() == 162
+
+
+def test_quote_prices_and_miles_by_cabin(make_flight):
+    from app.catalog import quote
+
+    flight = make_flight()
+    q = quote(flight, ["1A", "4C", "12B", "12C"])
+    assert q.amount == Decimal("2100.00")
+    assert q.currency == "USD"
+    assert q.miles == 1200 * 3 + 600 * 2 + 150 * 2
+
+
+def test_quote_names_unknown_seats(make_flight):
+    import pytest
+
+    from app.catalog import quote
+
+    with pytest.raises(KeyError) as info:
+        quote(make_flight(), ["1A", "28A", "1G"])
+    assert info.value.args[0] == ["28A", "1G"]
