@@ -36,4 +36,13 @@ broker_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT}
 worker_send_task_events = True
 task_send_sent_event = True
 
-beat_schedule: dict = {}
+# One beat process schedules these; every janitor is idempotent and safe to overlap.
+JANITOR_INTERVAL = float(os.environ.get("JANITOR_INTERVAL_SECONDS", 10))
+beat_schedule = {
+    "sweep-expired-holds": {"task": "maintenance.sweep_expired_holds", "schedule": JANITOR_INTERVAL},
+    "reconcile-sagas": {"task": "maintenance.reconcile_sagas", "schedule": JANITOR_INTERVAL},
+    "retry-debts": {"task": "maintenance.retry_debts", "schedule": 30.0},
+    "prune-idempotency-keys": {"task": "maintenance.prune_idempotency_keys", "schedule": 3600.0},
+}
+# Wake often enough that no janitor waits past its interval.
+beat_max_loop_interval = min(10, JANITOR_INTERVAL)

@@ -48,7 +48,11 @@ def from_env() -> dict:
         "SAGA_STEP_MAX_RETRIES": _int("SAGA_STEP_MAX_RETRIES", 4),
         "SAGA_COMPENSATION_MAX_RETRIES": _int("SAGA_COMPENSATION_MAX_RETRIES", 5),
         # A running saga with no step progress for this long is re-driven by the reconciler.
-        "SAGA_STALL_SECONDS": _int("SAGA_STALL_SECONDS", 60),
+        "SAGA_STALL_SECONDS": _int("SAGA_STALL_SECONDS", 90),
+        # A saga still `pending` this long after its POST was never enqueued (the broker was down).
+        "SAGA_PENDING_GRACE_SECONDS": _int("SAGA_PENDING_GRACE_SECONDS", 15),
+        # A step does not start with less hold time left than this; the hold is extended first.
+        "SAGA_STEP_BUDGET_SECONDS": _int("SAGA_STEP_BUDGET_SECONDS", 60),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "API_TITLE": "Flight booking",

@@ -12,7 +12,8 @@ and the API layer turns them into problem+json answers.
     │   └── InvalidCard          invalid_card
     └── TransientError           retry with backoff, then fail with ``reason``
         ├── PaymentUnavailable   payment_unavailable (timeout, connection error, 5xx)
-        └── LoyaltyUnavailable   loyalty_unavailable
+        ├── LoyaltyUnavailable   loyalty_unavailable
+        └── RetryForward         past the pivot: retry until it succeeds, never compensate
 
 Anything else a step raises is a bug; the saga fails with ``internal_error`` and compensates.
 """
@@ -65,6 +66,14 @@ class PaymentUnavailable(TransientError):
 
 class LoyaltyUnavailable(TransientError):
     reason = "loyalty_unavailable"
+
+
+class RetryForward(TransientError):
+    """Work after the pivot (capture, posting miles) that must be retried, never undone."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
 
 
 FAILURE_REASONS = (

@@ -1,0 +1,150 @@
+"""Booking operations behind the API: start a saga once per request, find, list and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from app import saga as definition
+from app.catalog import quote
+from app.extensions import db
+from app.models import Flight, Hold, IdempotencyKey, Saga, StepKind, User
+from app.models.types import utcnow
+from app.participants import payment
+from app.saga_log import add_steps
+
+log = logging.getLogger("saga")
+
+
+class BookingRefused(Exception):
+    """The request cannot start a saga: `status` and `kind` say how the API answers."""
+
+    def __init__(self, status: int, kind: str, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail, self.extra = status, kind, detail, extra
+
+
+@dataclass(frozen=True)
+class Started:
+    saga: Saga
+    replayed: bool
+
+
+def request_fingerprint(body: dict) -> str:
+    """A keyed hash of the request body: compares retries without keeping the card number."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _replay(user: User, idempotency_key: str, fingerprint: str) -> Saga | None:
+    claimed = db.session.execute(
+        db.select(IdempotencyKey).filter_by(user_id=user.id, key=idempotency_key)
+    ).scalar_one_or_none()
+    if claimed is None or claimed.expires_at <= utcnow():
+        return None
+    if claimed.request_hash != fingerprint:
+        raise BookingRefused(422, "idempotency-key-reused",
+                             "This Idempotency-Key was used with a different request body.")
+    return db.session.get(Saga, claimed.saga_id)
+
+
+def start_booking(user: User, body: dict, idempotency_key: str | None) -> Started:
+    """Validate, tokenize the card, commit the saga and its key together; the caller enqueues."""
+    fingerprint = request_fingerprint(body) if idempotency_key else ""
+    if idempotency_key:
+        existing = _replay(user, idempotency_key, fingerprint)
+        if existing is not None:
+            return Started(existing, replayed=True)
+
+    flight, seats, hold = _resolve_seats(user, body)
+    try:
+        priced = quote(flight, seats)
+    except KeyError as exc:
+        raise BookingRefused(422, "validation-error", "Unknown seat numbers.",
+                             errors={"seats": [f"unknown seat {n}" for n in exc.args[0]]}) from exc
+    card = body["payment"]
+    token = payment().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
+
+    saga = Saga(
+        user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
+        passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
+        miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
+    )
+    db.session.add(saga)
+    db.session.flush()
+    add_steps(saga, definition.ACTION_NAMES, StepKind.ACTION)
+    if hold is not None:
+        _adopt(hold, saga)
+    if idempotency_key:
+        ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+        db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
+                                      saga_id=saga.id, expires_at=utcnow() + ttl))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent retry with the same key won the claim: answer with its booking.
+        db.session.rollback()
+        existing = _replay(user, idempotency_key, fingerprint) if idempotency_key else None
+        if existing is None:
+            raise
+        return Started(existing, replayed=True)
+    log.info("saga %s created", saga.id, extra={"saga_id": saga.id})
+    return Started(saga, replayed=False)
+
+
+def _resolve_seats(user: User, body: dict) -> tuple[Flight, list[str], Hold | None]:
+    if body.get("hold_id"):
+        hold = db.session.get(Hold, str(body["hold_id"]))
+        if hold is None or hold.user_id != user.id:
+            raise BookingRefused(404, "not-found", "No such hold.")
+        if not hold.is_active() or hold.saga_id is not None:
+            raise BookingRefused(409, "hold-not-usable",
+                                 f"The hold is {hold.public_status} or already being booked.")
+        return db.session.get(Flight, hold.flight_id), list(hold.seats), hold
+    flight = db.session.get(Flight, body["flight_id"])
+    if flight is None:
+        raise BookingRefused(404, "not-found", "No such flight.")
+    return flight, list(body["seats"]), None
+
+
+def _adopt(hold: Hold, saga: Saga) -> None:
+    """Give the hold to this saga, unless another request adopted it first."""
+    adopted = db.session.execute(
+        update(Hold)
+        .where(Hold.id == hold.id, Hold.saga_id.is_(None), Hold.active_clause())
+        .values(saga_id=saga.id)
+    ).rowcount
+    if adopted != 1:
+        db.session.rollback()
+        raise BookingRefused(409, "hold-not-usable", "The hold is already being booked.")
+
+
+def find_booking(user: User, saga_id: str) -> Saga | None:
+    """The booking if the caller may see it (its owner, or an admin)."""
+    saga = db.session.get(Saga, saga_id)
+    if saga is None or (saga.user_id != user.id and not user.is_admin):
+        return None
+    return saga
+
+
+def list_bookings(user: User, page: int, page_size: int, status: str | None = None,
+                  everyone: bool = False) -> tuple[list[Saga], int]:
+    query = db.select(Saga)
+    if not everyone:
+        query = query.where(Saga.user_id == user.id)
+    if status:
+        query = query.where(Saga.status == status)
+    total = db.session.execute(query.with_only_columns(db.func.count(Saga.id))).scalar_one()
+    items = db.session.execute(
+        query.order_by(Saga.created_at.desc(), Saga.id).limit(page_size).offset((page - 1) * page_size)
+    ).scalars().all()
+    return list(items), total
+

@@ -1,0 +1,228 @@
+"""THE booking saga: each action beside its compensation, in order, the pivot marked.
+
+Every function here takes the saga row, talks to one party, and is idempotent: it may run twice,
+or be killed at any line and run again, with the same outcome. Payment and loyalty writes carry
+the idempotency key `<saga id>:<step>`; the hold is keyed by its token; the ticket by the saga.
+Actions raise app.errors; compensations tolerate "nothing to undo". No Celery here.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from app import holds, seat_holds
+from app.errors import HoldExpired, RetryForward, SeatUnavailable
+from app.extensions import db, get_redis
+from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
+from app.models.types import utcnow
+from app.participants import loyalty, payment
+
+
+def key(saga: Saga, step: str) -> str:
+    """The idempotency key of one write of one saga."""
+    return f"{saga.id}:{step}"
+
+
+def saga_hold(saga: Saga) -> Hold | None:
+    """The hold this saga took or adopted, if any."""
+    if saga.hold_id:
+        return db.session.get(Hold, saga.hold_id)
+    return db.session.execute(db.select(Hold).filter_by(saga_id=saga.id)).scalars().first()
+
+
+def keep_hold_for_next_step(saga: Saga) -> None:
+    """The saga's deadline is its hold: no step starts with less hold left than it may need."""
+    hold = saga_hold(saga)
+    if hold is None or saga.ticket is not None:
+        return
+    config = current_app.config
+    budget = timedelta(seconds=config["SAGA_STEP_BUDGET_SECONDS"])
+    now = utcnow()
+    if hold.is_active(now) and hold.expires_at - now >= budget:
+        return
+    holds.extend_hold(hold, now + timedelta(seconds=config["HOLD_TTL_SECONDS"]))
+    db.session.refresh(hold)
+    if not hold.is_active(now) or hold.expires_at - now < budget:
+        raise HoldExpired(f"hold {hold.id} has too little time left for the next step")
+
+
+# 1. reserve_seat / cancel_seat ------------------------------------------------------------------
+
+
+def reserve_seat(saga: Saga) -> None:
+    """Take a hold on every seat (or keep the one adopted at POST), long enough for the saga."""
+    hold = saga_hold(saga)
+    if hold is None:
+        flight = db.session.get(Flight, saga.flight_id)
+        hold = holds.take_hold(saga.user_id, flight, saga.seats, saga_id=saga.id, enforce_limits=False)
+    elif not hold.is_active():
+        raise HoldExpired(f"hold {hold.id} is {hold.public_status}")
+    else:
+        taken = seat_holds.acquire(get_redis(), hold.flight_id, hold.seats, hold.token,
+                                   _ttl_ms(hold))
+        if taken:
+            raise SeatUnavailable("seats taken: " + ", ".join(taken), seats=taken)
+    if saga.hold_id != hold.id:
+        saga.hold_id = hold.id
+        db.session.commit()
+
+
+def _ttl_ms(hold: Hold) -> int:
+    return max(1, int((hold.expires_at - utcnow()).total_seconds() * 1000))
+
+
+def cancel_seat(saga: Saga) -> None:
+    """Release the hold if this saga still owns it (a consumed hold belongs to the ticket)."""
+    hold = saga_hold(saga)
+    if hold is not None and hold.saga_id == saga.id and hold.status == HoldStatus.HELD:
+        holds.release_hold(hold)
+
+
+# 2. authorize_payment / cancel_payment ----------------------------------------------------------
+
+
+def authorize_payment(saga: Saga) -> None:
+    """Authorize the total on the tokenized card."""
+    result = payment().authorize(saga.card_token, saga.amount, saga.currency,
+                                 idempotency_key=key(saga, "authorize_payment"))
+    saga.payment_authorization_id = result.id
+    db.session.commit()
+
+
+def cancel_payment(saga: Saga) -> None:
+    """Ask the payment service what the authorization did (it may have timed out), then undo it."""
+    client = payment()
+    found = client.lookup(key(saga, "authorize_payment"))
+    if found is None:
+        return
+    if found.status == "authorized":
+        client.void(found.id, idempotency_key=key(saga, "cancel_payment"))
+    elif found.status == "captured":
+        client.refund(found.id, found.captured_amount - found.refunded_amount,
+                      idempotency_key=key(saga, "refund_payment"))
+
+
+# 3. award_miles / reverse_miles -----------------------------------------------------------------
+
+
+def award_miles(saga: Saga) -> None:
+    """Create a pending award: not spendable until the booking is confirmed and it is posted."""
+    award = loyalty().create_award(str(saga.user_id), saga.miles, reference=saga.id,
+                                   idempotency_key=key(saga, "award_miles"))
+    saga.miles_award_id = award.id
+    db.session.commit()
+
+
+def reverse_miles(saga: Saga) -> None:
+    """Reverse the award, pending or posted, if one was made."""
+    client = loyalty()
+    award = client.lookup_award(key(saga, "award_miles"))
+    if award is not None and award.status != "reversed":
+        client.reverse_award(award.id, idempotency_key=key(saga, "reverse_miles"))
+
+
+# 4. confirm_booking (the pivot) / cancel_booking ------------------------------------------------
+
+
+def confirm_booking(saga: Saga) -> None:
+    """Issue the ticket behind the fence; then capture and post miles, retrying forward only."""
+    if saga.ticket is None:
+        _issue_ticket(saga)
+    try:
+        client = payment()
+        charge = client.lookup(key(saga, "authorize_payment"))
+        if charge is None or charge.status == "authorized":
+            client.capture(saga.payment_authorization_id, saga.amount,
+                           idempotency_key=key(saga, "capture_payment"))
+        loyalty().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
+    except Exception as exc:  # past the pivot every failure is retried, never compensated
+        raise RetryForward(exc) from exc
+
+
+def _issue_ticket(saga: Saga) -> None:
+    hold = saga_hold(saga)
+    if hold is None:
+        raise HoldExpired("the saga has no hold")
+    # The fence, Redis side: no other hold may have taken these seats since ours lapsed.
+    others = seat_holds.fence(get_redis(), hold.flight_id, hold.seats, hold.token)
+    if others:
+        raise SeatUnavailable("seats re-held by another booking: " + ", ".join(others), seats=others)
+    # The fence, SQL side: consume the hold only while it is still ours and unexpired.
+    consumed = db.session.execute(
+        update(Hold)
+        .where(Hold.id == hold.id, Hold.saga_id == saga.id, Hold.active_clause())
+        .values(status=HoldStatus.CONSUMED, updated_at=utcnow())
+    ).rowcount
+    if consumed != 1:
+        db.session.rollback()
+        raise HoldExpired(f"hold {hold.id} lapsed before the booking was confirmed")
+    ticket = Ticket(saga_id=saga.id, reference=_reference(), flight_id=saga.flight_id,
+                    user_id=saga.user_id)
+    ticket.seats = [TicketSeat(flight_id=saga.flight_id, seat_number=n) for n in saga.seats]
+    db.session.add(ticket)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        # The partial unique index on active (flight, seat): the final guard against a double sale.
+        raise SeatUnavailable("a seat was sold to another booking") from exc
+    seat_holds.release(get_redis(), hold.flight_id, hold.seats, hold.token)
+
+
+REFERENCE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"
+
+
+def _reference() -> str:
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def cancel_booking(saga: Saga) -> None:
+    """Cancel the ticket, if one was issued: its seats are free at once."""
+    ticket = saga.ticket
+    if ticket is None or ticket.status == TicketStatus.CANCELLED:
+        return
+    ticket.status = TicketStatus.CANCELLED
+    ticket.cancelled_at = utcnow()
+    for seat in ticket.seats:
+        seat.active = False
+    db.session.commit()
+
+
+# The definition -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    action: Callable[[Saga], None]
+    compensation_name: str
+    compensation: Callable[[Saga], None]
+    pivot: bool = False
+
+
+STEPS: tuple[Step, ...] = (
+    Step("reserve_seat", reserve_seat, "cancel_seat", cancel_seat),
+    Step("authorize_payment", authorize_payment, "cancel_payment", cancel_payment),
+    Step("award_miles", award_miles, "reverse_miles", reverse_miles),
+    Step("confirm_booking", confirm_booking, "cancel_booking", cancel_booking, pivot=True),
+)
+ACTIONS = {step.name: step.action for step in STEPS}
+COMPENSATIONS = {step.compensation_name: step.compensation for step in STEPS}
+ACTION_NAMES = [step.name for step in STEPS]
+
+
+def compensation_of(action: str) -> str:
+    return next(step.compensation_name for step in STEPS if step.name == action)
+
+
+def compensations_for(started: list[str]) -> list[str]:
+    """The compensations of the steps that started, newest first."""
+    return [step.compensation_name for step in reversed(STEPS) if step.name in started]

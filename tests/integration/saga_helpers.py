@@ -1,0 +1,77 @@
+"""Helpers for saga tests: book over the API, read the parties' books, check the invariants."""
+
+from __future__ import annotations
+
+from app.seat_holds import hold_key
+
+from app.extensions import db, get_redis
+from app.models import Hold, Saga, TicketSeat
+from app.participants import loyalty, payment
+
+APPROVED = "4242424242424242"
+DECLINED = "4000000000000002"
+NO_FUNDS = "4000000000009995"
+PROCESSOR_DOWN = "4000000000000119"
+
+
+def card(number: str = APPROVED) -> dict:
+    return {"card_number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+
+
+def book(client, headers, flight_id: int, seats: list[str], number: str = APPROVED, **extra):
+    body = {"flight_id": flight_id, "seats": seats, "payment": card(number), **extra}
+    return client.post("/api/v1/bookings", json=body, headers=headers)
+
+
+def seat_status(client, flight_id: int) -> dict[str, str]:
+    seats = client.get(f"/api/v1/flights/{flight_id}/seats").get_json()["seats"]
+    return {seat["number"]: seat["status"] for seat in seats}
+
+
+def payment_of(saga: Saga):
+    """What the payment service recorded for this saga's authorization, if anything."""
+    return payment().lookup(f"{saga.id}:authorize_payment")
+
+
+def award_of(saga: Saga):
+    return loyalty().lookup_award(f"{saga.id}:award_miles")
+
+
+def hold_keys_left(saga: Saga) -> list[str]:
+    return [s for s in saga.seats if get_redis().exists(hold_key(saga.flight_id, s))]
+
+
+def step_names(saga: Saga, kind: str) -> list[str]:
+    return [step.name for step in saga.steps if step.kind == kind]
+
+
+def assert_undone(saga: Saga) -> None:
+    """A failed booking left nothing behind: no money taken, no miles, no ticket, no hold."""
+    charge = payment_of(saga)
+    assert charge is None or charge.status in ("voided", "declined", "refunded"), charge
+    if charge is not None:
+        assert charge.captured_amount == charge.refunded_amount
+    award = award_of(saga)
+    assert award is None or award.status == "reversed", award
+    assert saga.ticket is None or saga.ticket.status == "cancelled"
+    hold = db.session.get(Hold, saga.hold_id) if saga.hold_id else None
+    assert hold is None or hold.status in ("released", "expired", "consumed")
+    assert hold_keys_left(saga) == []
+
+
+def assert_confirmed(saga: Saga) -> None:
+    """A confirmed booking: one captured payment of its amount, its miles posted, its seats ticketed."""
+    assert saga.status == "confirmed"
+    charge = payment_of(saga)
+    assert charge.status == "captured" and charge.captured_amount == saga.amount
+    award = award_of(saga)
+    assert award.status == "posted" and award.miles == saga.miles
+    assert sorted(s.seat_number for s in saga.ticket.seats) == sorted(saga.seats)
+    assert db.session.get(Hold, saga.hold_id).status == "consumed"
+    assert hold_keys_left(saga) == []
+
+
+def active_ticket_seats(flight_id: int) -> list[str]:
+    return list(db.session.execute(
+        db.select(TicketSeat.seat_number).filter_by(flight_id=flight_id, active=True)
+    ).scalars())

@@ -1,0 +1,110 @@
+"""The bookings API around the saga: idempotent starts, polling, owners only."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db
+from app.models import Saga
+from tests.integration.conftest import wait_terminal
+from tests.integration.saga_helpers import book, card
+
+pytestmark = pytest.mark.integration
+
+
+def test_same_idempotency_key_and_body_never_starts_a_second_saga(live_app, worker, client, make_user,
+                                                                   auth_headers, make_flight):
+    headers = {**auth_headers(make_user()), "Idempotency-Key": "order-1"}
+    flight = make_flight()
+    first = book(client, headers, flight.id, ["7A"])
+    again = book(client, headers, flight.id, ["7A"])
+    assert first.status_code == 202
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    wait_terminal(first.json["id"])
+    assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 1
+
+    reused = book(client, headers, flight.id, ["7B"])
+    assert reused.status_code == 422
+    assert reused.headers["Content-Type"] == "application/problem+json"
+    assert reused.json["type"].endswith("/idempotency-key-reused")
+    assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 1
+
+
+def test_keys_are_scoped_per_user(live_app, worker, client, make_user, auth_headers, make_flight):
+    flight = make_flight()
+    a = book(client, {**auth_headers(make_user()), "Idempotency-Key": "k"}, flight.id, ["8A"])
+    b = book(client, {**auth_headers(make_user()), "Idempotency-Key": "k"}, flight.id, ["8B"])
+    assert a.status_code == b.status_code == 202 and a.json["id"] != b.json["id"]
+    wait_terminal(a.json["id"])
+    wait_terminal(b.json["id"])
+
+
+def test_status_polling_etag_and_retry_after(live_app, worker, client, make_user, auth_headers,
+                                             make_flight):
+    headers = auth_headers(make_user())
+    response = book(client, headers, make_flight().id, ["9A"])
+    location = response.headers["Location"]
+    early = client.get(location, headers=headers)
+    if early.json["status"] not in ("confirmed", "failed"):
+        assert early.headers["Retry-After"] == "1"
+    wait_terminal(response.json["id"])
+    done = client.get(location, headers=headers)
+    assert "Retry-After" not in done.headers
+    etag = done.headers["ETag"]
+    same = client.get(location, headers={**headers, "If-None-Match": etag})
+    assert same.status_code == 304 and same.data == b""
+    assert client.get(location, headers={**headers, "If-None-Match": '"stale"'}).status_code == 200
+
+
+def test_another_users_booking_is_not_found(live_app, worker, client, make_user, auth_headers,
+                                            make_flight):
+    owner, stranger, admin = make_user(), make_user(), make_user(is_admin=True)
+    response = book(client, auth_headers(owner), make_flight().id, ["10A"])
+    location = response.headers["Location"]
+    wait_terminal(response.json["id"])
+    assert client.get(location, headers=auth_headers(stranger)).status_code == 404
+    assert client.post(location + "/cancel", headers=auth_headers(stranger)).status_code == 404
+    assert client.get("/api/v1/bookings", headers=auth_headers(stranger)).json["total"] == 0
+    assert client.get(location, headers=auth_headers(admin)).status_code == 200
+    mine = client.get("/api/v1/bookings", headers=auth_headers(owner)).json
+    assert mine["total"] == 1 and mine["items"][0]["id"] == response.json["id"]
+    assert client.get(location).status_code == 401
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"flight_id": 1, "seats": [], "payment": card()}, "seats"),
+    ({"flight_id": 1, "seats": ["1A", "1A"], "payment": card()}, "seats"),
+    ({"flight_id": 1, "seats": ["28A"], "payment": card()}, "seats"),
+    ({"flight_id": 1, "seats": [f"{r}A" for r in range(1, 11)], "payment": card()}, "seats"),
+    ({"flight_id": 1, "seats": ["1A"], "passengers": [{"name": "A"}, {"name": "B"}], "payment": card()},
+     "passengers"),
+    ({"flight_id": 1, "seats": ["1A"]}, "payment"),
+    ({"seats": ["1A"], "payment": card()}, "flight_id"),
+    ({"flight_id": 1, "seats": ["1A"], "payment": {**card(), "cvc": "12"}}, "payment"),
+    ({"flight_id": 1, "seats": ["1A"], "payment": card(), "coupon": "FREE"}, "coupon"),
+])
+def test_invalid_bookings_are_422_and_change_nothing(body, field, live_app, client, make_user,
+                                                     auth_headers, make_flight):
+    make_flight()
+    response = client.post("/api/v1/bookings", json=body, headers=auth_headers(make_user()))
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert field in response.json["errors"]
+    assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 0
+
+
+@pytest.mark.parametrize("number, exp_year", [("4242424242424241", 2031), ("4242424242424242", 2020)])
+def test_an_invalid_card_is_refused_before_any_saga(number, exp_year, live_app, client, make_user,
+                                                    auth_headers, make_flight):
+    flight = make_flight()
+    body = {"flight_id": flight.id, "seats": ["1A"], "payment": {**card(number), "exp_year": exp_year}}
+    response = client.post("/api/v1/bookings", json=body, headers=auth_headers(make_user()))
+    assert response.status_code == 422
+    assert response.json["type"].endswith("/invalid-card")
+    assert number not in response.get_data(as_text=True)
+    assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 0
+
+
+def test_unknown_flight_is_404(live_app, client, make_user, auth_headers):
+    response = book(client, auth_headers(make_user()), 999, ["1A"])
+    assert response.status_code == 404

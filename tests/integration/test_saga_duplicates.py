@@ -1,0 +1,86 @@
+"""At-least-once delivery: every step, compensation and the error callback may run twice."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from app import saga as definition
+from app import saga_log
+from app.errors import CardDeclined
+from app.extensions import db
+from app.models import Hold, Saga, Ticket
+from app.tasks import saga as saga_tasks
+from app.tasks.saga import start as start_chain
+from tests.integration.conftest import wait_terminal
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pending_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
+    """A saga written by the API but not enqueued, so the test drives its steps by hand."""
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+    user = make_user()
+    flight = make_flight()
+    response = book(client, auth_headers(user), flight.id, ["5A", "5B"])
+    saga = db.session.get(Saga, response.json["id"])
+    saga_log.transition(saga.id, "pending", "running")
+    return saga_log.load(saga.id)
+
+
+def test_every_action_run_twice_has_one_effect(pending_saga):
+    saga = pending_saga
+    for step in definition.STEPS:
+        step.action(saga_log.load(saga.id))
+        first = (saga_log.load(saga.id).hold_id, payment_of(saga), award_of(saga))
+        step.action(saga_log.load(saga.id))  # redelivered after its effect, before it was logged
+        assert (saga_log.load(saga.id).hold_id, payment_of(saga), award_of(saga)) == first
+    saga = saga_log.load(saga.id)
+    assert db.session.execute(db.select(db.func.count(Hold.id)).filter_by(saga_id=saga.id)).scalar() == 1
+    assert db.session.execute(db.select(db.func.count(Ticket.id)).filter_by(saga_id=saga.id)).scalar() == 1
+    saga_log.transition(saga.id, "running", "confirmed")
+    assert_confirmed(saga_log.load(saga.id))
+
+
+def test_every_compensation_run_twice_has_one_effect(pending_saga):
+    saga = pending_saga
+    for step in definition.STEPS[:3]:
+        step.action(saga_log.load(saga.id))
+    saga_log.transition(saga.id, "running", "compensating")
+    for name in definition.compensations_for(definition.ACTION_NAMES):
+        definition.COMPENSATIONS[name](saga_log.load(saga.id))
+        definition.COMPENSATIONS[name](saga_log.load(saga.id))
+    saga = saga_log.load(saga.id)
+    assert payment_of(saga).status == "voided"
+    assert award_of(saga).status == "reversed"
+    assert_undone(saga)
+
+
+def test_the_error_callback_twice_starts_one_compensation(pending_saga, worker):
+    saga = pending_saga
+    definition.reserve_seat(saga_log.load(saga.id))
+    saga_log.start_step(saga.id, "reserve_seat", "action", "t1", {"running"})
+    saga_log.start_step(saga.id, "authorize_payment", "action", "t2", {"running"})
+    request = SimpleNamespace(task="saga.authorize_payment")
+    for _ in range(2):
+        saga_tasks.on_step_failed(request, CardDeclined("declined"), None, saga_id=saga.id)
+
+    saga = wait_terminal(saga.id)
+    assert saga.status == "failed" and saga.failure_reason == "card_declined"
+    compensations = [s for s in saga.steps if s.kind == "compensation"]
+    assert [s.name for s in compensations] == ["cancel_payment", "cancel_seat"]
+    assert all(s.attempts == 1 and s.status == "succeeded" for s in compensations)
+    assert_undone(saga)
+
+
+def test_a_step_task_delivered_twice_runs_once(pending_saga, worker):
+    saga = pending_saga
+    start_chain(saga.id)  # the real chain ...
+    saga_tasks.ACTION_TASKS["reserve_seat"].delay(saga.id)  # ... and a stray duplicate of its first step
+    saga = wait_terminal(saga.id)
+    assert_confirmed(saga)
+    assert saga.step("reserve_seat").attempts in (1, 2)
+    assert saga.step("authorize_payment").attempts == 1
