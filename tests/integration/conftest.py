@@ -8,11 +8,11 @@ import time
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
-from tests.participants import wire_participants
 
 from app.extensions import db
 from app.models import TERMINAL, Saga
 from tests.conftest import TEST_BROKER_URL, TEST_REDIS_URL, build_app, teardown_app
+from tests.participants import wire_participants
 
 
 def flush_redis() -> None:

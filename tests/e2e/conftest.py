@@ -1,0 +1,78 @@
+"""End-to-end fixtures: the real processes, a private Redis when a test must restart it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import httpx
+import pytest
+import redis
+
+from tests.e2e.stack import Stack, free_port, wait_for
+
+E2E_REDIS_DBS = os.environ.get("TEST_E2E_REDIS_DBS", "9,8").split(",")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, so the test may kill and restart it."""
+
+    def __init__(self, workdir) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    def url(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: redis.Redis(port=self.port).ping(), what="private redis")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed for the crash tests (install the redis-server package)")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.kill()
+
+
+def make_stack(tmp_path, redis_url: str, broker_url: str, **env: str) -> Stack:
+    stack = Stack(tmp_path, redis_url, broker_url, **env)
+    stack.migrate()
+    return stack
+
+
+def shared_redis_urls() -> tuple[str, str]:
+    holds_db, broker_db = E2E_REDIS_DBS
+    base = os.environ.get("TEST_E2E_REDIS", "redis://127.0.0.1:6379")
+    for db in (holds_db, broker_db):
+        redis.Redis.from_url(f"{base}/{db}").flushdb()
+    return f"{base}/{holds_db}", f"{base}/{broker_db}"
+
+
+class Api:
+    """A small client of the booking API over real HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=15)
+
+    def signup(self, email: str, password: str = "correct horse battery") -> dict:
+        self.http.post("/api/v1/auth/register", json={"email": email, "password": password, "name": "T"})
+        token = self.http.post("/api/v1/auth/token", json={"email": email, "password": password})
+        token.raise_for_status()
+        return {"Authorization": f"Bearer {token.json()['access_token']}"}

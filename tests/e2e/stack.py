@@ -1,0 +1,115 @@
+"""The Procfile's processes started for real on free ports, for end-to-end and crash tests.
+
+Each process gets its own process group so a test can SIGKILL a whole worker (main process and
+pool children) the way a machine failure would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except Exception:  # not up yet: keep polling until the deadline
+            result = None
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Stack:
+    """web, payment, loyalty, worker and beat, as the Procfile runs them, on private ports and DBs."""
+
+    def __init__(self, workdir: Path, redis_url: str, broker_url: str, **env: str) -> None:
+        self.workdir = workdir
+        self.ports = {name: free_port() for name in ("web", "payment", "loyalty")}
+        self.env = {
+            **os.environ,
+            "INSTANCE_DIR": str(workdir),
+            "DATABASE_URL": os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{workdir / 'booking.db'}",
+            "PAYMENT_DATABASE_URL": f"sqlite:///{workdir / 'payment.db'}",
+            "LOYALTY_DATABASE_URL": f"sqlite:///{workdir / 'loyalty.db'}",
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": broker_url,
+            "PAYMENT_URL": f"http://127.0.0.1:{self.ports['payment']}",
+            "LOYALTY_URL": f"http://127.0.0.1:{self.ports['loyalty']}",
+            "SECRET_KEY": "e2e-secret",
+            "RATELIMIT_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs = workdir / "logs"
+        self.logs.mkdir(exist_ok=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web']}"
+
+    def commands(self) -> dict[str, list[str]]:
+        bin_ = str(VENV_BIN)
+        return {
+            "web": [f"{bin_}/gunicorn", "--workers", "2", "--threads", "4", "--bind",
+                    f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
+            "payment": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
+                        f"127.0.0.1:{self.ports['payment']}", "app.participants.payment.wsgi:app"],
+            "loyalty": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
+                        f"127.0.0.1:{self.ports['loyalty']}", "app.participants.loyalty.wsgi:app"],
+            "worker": [f"{bin_}/celery", "-A", "wsgi.celery_app", "worker", "--loglevel=INFO",
+                       "--concurrency=2", "--without-gossip", "--without-mingle"],
+            "beat": [f"{bin_}/celery", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO",
+                     "--schedule", str(self.workdir / "beat-schedule")],
+        }
+
+    def migrate(self) -> None:
+        subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+
+    def start(self, name: str, label: str | None = None, **env: str) -> subprocess.Popen:
+        label = label or name
+        with open(self.logs / f"{label}.log", "ab") as log:
+            proc = subprocess.Popen(self.commands()[name], cwd=ROOT, env={**self.env, **env}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[label] = proc
+        if name in self.ports:
+            url = f"http://127.0.0.1:{self.ports[name]}/healthz"
+            wait_for(lambda: httpx.get(url, timeout=1).status_code < 500, what=f"{label} at {url}")
+        return proc
+
+    def kill(self, label: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole process group, as a crash of that machine would."""
+        proc = self.procs.pop(label)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for label in list(self.procs):
+            self.kill(label, signal.SIGTERM)
+
+    def log_of(self, label: str) -> str:
+        path = self.logs / f"{label}.log"
+        return path.read_text(errors="replace") if path.exists() else ""

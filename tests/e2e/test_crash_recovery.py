@@ -1,0 +1,177 @@
+"""Crash recovery with real processes: whatever dies, every saga ends and nothing leaks (I1-I4).
+
+The README states the bound these tests use: a saga is terminal within RECOVERY_BOUND seconds
+after any single process dies, with the stall and janitor settings below.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+
+import httpx
+import pytest
+import redis
+
+from tests.e2e.conftest import Api, make_stack, shared_redis_urls
+from tests.e2e.stack import ROOT, VENV_BIN, wait_for
+
+pytestmark = pytest.mark.e2e
+
+FAST_RECOVERY = {
+    "SAGA_STALL_SECONDS": "5",
+    "SAGA_PENDING_GRACE_SECONDS": "2",
+    "JANITOR_INTERVAL_SECONDS": "1",
+    "SAGA_RETRY_BASE_SECONDS": "0.2",
+    "SAGA_RETRY_MAX_SECONDS": "1",
+    "CELERY_VISIBILITY_TIMEOUT": "30",
+    "HOLD_TTL_SECONDS": "120",
+}
+SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "1500", "LOYALTY_LATENCY_MS": "1500"}
+RECOVERY_BOUND = 45
+TERMINAL = {"confirmed", "failed", "cancelled", "needs_attention"}
+CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+
+
+def seed(stack) -> None:
+    subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "seed"], cwd=ROOT, env=stack.env, check=True,
+                   capture_output=True)
+
+
+def first_flight(api: Api) -> int:
+    return api.http.get("/api/v1/flights").json()["items"][0]["id"]
+
+
+def book(api: Api, headers: dict, flight_id: int, seats: list[str]) -> str:
+    response = api.http.post("/api/v1/bookings", headers=headers,
+                             json={"flight_id": flight_id, "seats": seats, "payment": CARD})
+    assert response.status_code == 202, response.text
+    return response.json()["id"]
+
+
+def status_of(api: Api, headers: dict, saga_id: str) -> dict:
+    return api.http.get(f"/api/v1/bookings/{saga_id}", headers=headers).json()
+
+
+def wait_terminal(api: Api, headers: dict, saga_ids: list[str], bound: float = RECOVERY_BOUND) -> list[dict]:
+    def all_done():
+        bodies = [status_of(api, headers, saga_id) for saga_id in saga_ids]
+        return bodies if all(body["status"] in TERMINAL for body in bodies) else None
+
+    return wait_for(all_done, timeout=bound, interval=0.5, what="every saga terminal")
+
+
+def assert_invariants(stack, api: Api, headers: dict, bodies: list[dict], flight_id: int) -> None:
+    """I1-I4 over the real services: tickets, money, miles, holds."""
+    from app.participants.loyalty.client import LoyaltyClient
+    from app.participants.payment.client import PaymentClient
+
+    pay = PaymentClient(stack.env["PAYMENT_URL"], connect_timeout=2, read_timeout=10)
+    miles = LoyaltyClient(stack.env["LOYALTY_URL"], connect_timeout=2, read_timeout=10)
+    assert all(body["status"] in ("confirmed", "failed") for body in bodies), [b["status"] for b in bodies]
+    seat_map = api.http.get(f"/api/v1/flights/{flight_id}/seats").json()["seats"]
+    seats = {seat["number"]: seat["status"] for seat in seat_map}
+    sold = Counter(seat for body in bodies if body["status"] == "confirmed" for seat in body["seats"])
+    assert all(count == 1 for count in sold.values())  # I1
+    for body in bodies:
+        charge = pay.lookup(f"{body['id']}:authorize_payment")
+        award = miles.lookup_award(f"{body['id']}:award_miles")
+        if body["status"] == "confirmed":  # I2
+            assert charge.status == "captured" and charge.captured_amount == charge.amount
+            assert award.status == "posted" and award.miles == body["miles"]
+            assert all(seats[seat] == "booked" for seat in body["seats"])
+        else:
+            assert charge is None or charge.status in ("voided", "declined")
+            assert award is None or award.status == "reversed"
+    assert "held" not in seats.values()  # I3: nothing is left held once every saga ended
+    keys = redis.Redis.from_url(stack.env["REDIS_URL"]).keys(f"hold:{{{flight_id}}}:*")
+    assert keys == []
+
+
+@pytest.fixture
+def stack(tmp_path):
+    redis_url, broker_url = shared_redis_urls()
+    stack = make_stack(tmp_path, redis_url, broker_url, **FAST_RECOVERY, **SLOW_PARTIES)
+    seed(stack)
+    for name in ("web", "payment", "loyalty", "beat"):
+        stack.start(name)
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.parametrize("step", ["reserve_seat", "authorize_payment", "award_miles", "confirm_booking"])
+def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
+    stack.start("worker", label="worker-1")
+    api = Api(stack.base_url)
+    headers = api.signup(f"crash-{step}@example.com")
+    flight_id = first_flight(api)
+    saga_id = book(api, headers, flight_id, ["14A", "14B"])
+
+    def step_in_flight():
+        body = status_of(api, headers, saga_id)
+        return any(s["name"] == step and s["status"] == "running" for s in body["steps"]) or \
+            body["status"] in TERMINAL
+    wait_for(step_in_flight, timeout=30, interval=0.02, what=f"{step} in flight")
+    stack.kill("worker-1")  # SIGKILL to the whole worker: main process and pool children
+    killed_at = time.monotonic()
+    stack.start("worker", label="worker-2")
+
+    bodies = wait_terminal(api, headers, [saga_id])
+    assert time.monotonic() - killed_at < RECOVERY_BOUND
+    assert bodies[0]["status"] == "confirmed", bodies[0]
+    assert_invariants(stack, api, headers, bodies, flight_id)
+
+
+def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis):
+    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY)
+    seed(stack)
+    try:
+        for name in ("web", "payment", "loyalty", "worker", "beat"):
+            stack.start(name)
+        api = Api(stack.base_url)
+        headers = api.signup("broker-down@example.com")
+        flight_id = first_flight(api)
+        private_redis.kill()
+        saga_id = book(api, headers, flight_id, ["20C"])
+        assert status_of(api, headers, saga_id)["status"] == "pending"
+        private_redis.start()
+        bodies = wait_terminal(api, headers, [saga_id])
+        assert bodies[0]["status"] == "confirmed"
+        assert_invariants(stack, api, headers, bodies, flight_id)
+    finally:
+        stack.stop()
+
+
+def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redis):
+    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY,
+                       PAYMENT_LATENCY_MS="300")
+    seed(stack)
+    try:
+        for name in ("web", "payment", "loyalty", "worker", "beat"):
+            stack.start(name)
+        api = Api(stack.base_url)
+        headers = api.signup("redis-restart@example.com")
+        flight_id = first_flight(api)
+        rows = range(6, 16)
+        saga_ids = [book(api, headers, flight_id, [f"{row}A", f"{row}B"]) for row in rows]
+        time.sleep(0.5)
+        private_redis.kill()  # every queued task and every hold key is lost
+        time.sleep(1)
+        private_redis.start()
+        bodies = wait_terminal(api, headers, saga_ids, bound=RECOVERY_BOUND * 2)
+        assert_invariants(stack, api, headers, bodies, flight_id)
+    finally:
+        stack.stop()
+
+
+def test_healthz_names_the_part_that_is_down(tmp_path, private_redis):
+    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1))
+    try:
+        stack.start("web")
+        private_redis.kill()
+        response = httpx.get(stack.base_url + "/healthz", timeout=10)
+        assert response.status_code == 503 and response.json()["redis"] != "ok"
+        assert response.json()["database"] == "ok"
+    finally:
+        stack.stop()
