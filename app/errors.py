@@ -13,6 +13,7 @@ and the API layer turns them into problem+json answers.
     └── TransientError           retry with backoff, then fail with ``reason``
         ├── PaymentUnavailable   payment_unavailable (timeout, connection error, 5xx)
         ├── LoyaltyUnavailable   loyalty_unavailable
+        ├── HoldStoreUnavailable internal_error (Redis of the seat holds: connection error, timeout)
         └── RetryForward         past the pivot: retry until it succeeds, never compensate
 
 Anything else a step raises is a bug; the saga fails with ``internal_error`` and compensates.
@@ -66,6 +67,12 @@ class PaymentUnavailable(TransientError):
 
 class LoyaltyUnavailable(TransientError):
     reason = "loyalty_unavailable"
+
+
+class HoldStoreUnavailable(TransientError):
+    """Redis, where seat holds live, did not answer."""
+
+    reason = "internal_error"
 
 
 class RetryForward(TransientError):
