@@ -61,3 +61,28 @@ def from_env() -> dict:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
     }
+
+
+def payment_from_env() -> dict:
+    """Every setting the payment service reads, with its default."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "PAYMENT_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'payment.db'}"
+        ),
+        # Keys the fingerprints of idempotent requests (a tokenize request carries a card number).
+        "SECRET_KEY": os.environ.get("PAYMENT_SECRET_KEY", DEFAULT_SECRET_KEY),
+        "PAYMENT_LATENCY_MS": _int("PAYMENT_LATENCY_MS", 0),
+        "MAX_CONTENT_LENGTH": 16 * 1024,
+    }
+
+
+def loyalty_from_env() -> dict:
+    """Every setting the loyalty service reads, with its default."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "LOYALTY_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'loyalty.db'}"
+        ),
+        "SECRET_KEY": os.environ.get("LOYALTY_SECRET_KEY", DEFAULT_SECRET_KEY),
+        "LOYALTY_LATENCY_MS": _int("LOYALTY_LATENCY_MS", 0),
+        "MAX_CONTENT_LENGTH": 16 * 1024,
+    }

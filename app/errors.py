@@ -9,7 +9,8 @@ and the API layer turns them into problem+json answers.
     │   ├── HoldExpired          hold_expired
     │   ├── CardDeclined         card_declined
     │   ├── InsufficientFunds    insufficient_funds
-    │   └── InvalidCard          invalid_card
+    │   ├── InvalidCard          invalid_card
+    │   └── ParticipantRejected  internal_error (any other 4xx from a participant: a bug, not an outage)
     └── TransientError           retry with backoff, then fail with ``reason``
         ├── PaymentUnavailable   payment_unavailable (timeout, connection error, 5xx)
         ├── LoyaltyUnavailable   loyalty_unavailable
@@ -55,6 +56,21 @@ class InsufficientFunds(BusinessError):
 
 class InvalidCard(BusinessError):
     reason = "invalid_card"
+
+
+class ParticipantRejected(BusinessError):
+    """A participant refused a request for a reason that is neither a decline nor an outage.
+
+    Retrying cannot help (an unknown id, an invalid state, a reused idempotency key), so the saga
+    compensates; ``status`` and ``code`` are the participant's HTTP status and problem code.
+    """
+
+    reason = "internal_error"
+
+    def __init__(self, detail: str = "", *, status: int, code: str, **extra: object) -> None:
+        super().__init__(detail, status=status, code=code, **extra)
+        self.status = status
+        self.code = code
 
 
 class TransientError(SagaError):

@@ -115,3 +115,38 @@ def make_flight(app):
         return flight
 
     return make
+
+
+# The payment and loyalty services, in-process. The helpers live in tests/participants.py (a plain
+# module beside this file) so that tests building their own apps can wire them the same way.
+
+from participants import (  # noqa: E402
+    build_loyalty_app,
+    build_payment_app,
+    dispose_service,
+    wire_participants,
+)
+
+
+@pytest.fixture
+def payment_app(tmp_path):
+    """The real payment service on its own SQLite file, latency 0."""
+    service_app = build_payment_app(tmp_path)
+    yield service_app
+    dispose_service(service_app)
+
+
+@pytest.fixture
+def loyalty_app(tmp_path):
+    """The real loyalty service on its own SQLite file, latency 0."""
+    service_app = build_loyalty_app(tmp_path)
+    yield service_app
+    dispose_service(service_app)
+
+
+@pytest.fixture
+def participants(app, tmp_path, payment_app, loyalty_app):
+    """The booking app's payment and loyalty clients, talking to the services above over WSGI."""
+    wired = wire_participants(app, tmp_path, payment_app=payment_app, loyalty_app=loyalty_app)
+    yield wired
+    wired.close()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from app.participants.loyalty.client import LoyaltyClient
+    from app.participants.payment.client import PaymentClient
 
 
 def init_app(app: Flask) -> None:
@@ -17,9 +23,10 @@ def init_app(app: Flask) -> None:
     app.extensions["loyalty"] = LoyaltyClient(app.config["LOYALTY_URL"], **timeouts)
 
 
-def payment():
+# Not named `payment` and `loyalty`: importing the subpackages of those names would replace them.
+def payment_client() -> PaymentClient:
     return current_app.extensions["payment"]
 
 
-def loyalty():
+def loyalty_client() -> LoyaltyClient:
     return current_app.extensions["loyalty"]

@@ -1,0 +1,25 @@
+"""The loyalty service's app factory: its own Flask app on its own database (port 8002)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app import config
+from app.participants import web
+from app.participants.loyalty.models import db
+from app.participants.loyalty.views import bp
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.from_mapping(config.loyalty_from_env())
+    if test_config:
+        app.config.update(test_config)
+    config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    web.init_app(app, db, latency_setting="LOYALTY_LATENCY_MS")
+    app.register_blueprint(bp)
+    with app.app_context():
+        web.create_tables(db)
+    return app

@@ -1,0 +1,69 @@
+"""The loyalty service's HTTP endpoints (docs/participants.md): parse, call an operation, answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response
+
+from app.participants.idempotency import Answer, find_record, idempotent, lookup_body, require_key_on_writes
+from app.participants.loyalty import operations
+from app.participants.loyalty.models import Award, IdempotencyRecord, db
+from app.participants.loyalty.schemas import AwardRequest, award_json
+from app.participants.web import health, json_response, load_body, raw_body
+
+bp = Blueprint("loyalty", __name__)
+bp.before_request(require_key_on_writes)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return health(db)
+
+
+@bp.post("/awards")
+def create_award() -> Response:
+    data = load_body(AwardRequest())
+
+    def run() -> Answer:
+        award = operations.create_award(data["account_id"], data["miles"], data["reference"])
+        return Answer(201, award_json(award), award.id)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+
+
+@bp.get("/awards/<award_id>")
+def get_award(award_id: str) -> Response:
+    return json_response(200, award_json(operations.find(award_id)))
+
+
+@bp.post("/awards/<award_id>/post")
+def post_award(award_id: str) -> Response:
+    return _change(award_id, operations.post)
+
+
+@bp.post("/awards/<award_id>/reverse")
+def reverse_award(award_id: str) -> Response:
+    return _change(award_id, operations.reverse)
+
+
+@bp.get("/accounts/<account_id>/balance")
+def balance(account_id: str) -> Response:
+    posted, pending = operations.balance(account_id)
+    return json_response(200, {"account_id": account_id, "balance": posted, "pending": pending})
+
+
+@bp.get("/operations/<path:key>")
+def lookup(key: str) -> Response:
+    record = find_record(db, IdempotencyRecord, key)
+    award = operations.find(record.resource_id) if record.resource_id else None
+    return json_response(200, lookup_body(record, "award", award_json(award) if award else None))
+
+
+def _change(award_id: str, change: Callable[[Award], Award]) -> Response:
+    def run() -> Answer:
+        award = change(operations.find(award_id, for_update=True))
+        db.session.flush()
+        return Answer(200, award_json(award), award.id)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())

@@ -1,0 +1,100 @@
+"""The payment service's HTTP endpoints (docs/participants.md): parse, call an operation, answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from flask import Blueprint, Response
+
+from app.participants.idempotency import Answer, find_record, idempotent, lookup_body, require_key_on_writes
+from app.participants.payment import operations
+from app.participants.payment.models import IdempotencyRecord, Payment, PaymentStatus, db
+from app.participants.payment.schemas import (
+    AmountRequest,
+    AuthorizeRequest,
+    TokenRequest,
+    payment_json,
+    token_json,
+)
+from app.participants.web import health, json_response, load_body, problem_body, raw_body
+
+bp = Blueprint("payment", __name__)
+bp.before_request(require_key_on_writes)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return health(db)
+
+
+@bp.post("/tokens")
+def create_token() -> Response:
+    card = load_body(TokenRequest(), code="invalid_card", detail="The card is not valid.")
+    # The CVC is checked and dropped: not even a keyed hash of it is kept.
+    fingerprinted = {name: value for name, value in raw_body().items() if name != "cvc"}
+
+    def run() -> Answer:
+        token = operations.tokenize(card["card_number"], card["exp_month"], card["exp_year"])
+        return Answer(201, token_json(token))
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=fingerprinted)
+
+
+@bp.post("/payments")
+def authorize() -> Response:
+    data = load_body(AuthorizeRequest())
+
+    def run() -> Answer:
+        payment = operations.authorize(data["token"], data["amount"], data["currency"])
+        if payment.status == PaymentStatus.DECLINED:
+            detail = "The card was declined." if payment.decline_code == "card_declined" \
+                else "The card has insufficient funds."
+            body = problem_body(402, payment.decline_code, detail, payment_id=payment.id)
+            return Answer(402, body, payment.id)
+        return Answer(201, payment_json(payment), payment.id)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+
+
+@bp.get("/payments/<payment_id>")
+def get_payment(payment_id: str) -> Response:
+    return json_response(200, payment_json(operations.find(payment_id)))
+
+
+@bp.post("/payments/<payment_id>/void")
+def void(payment_id: str) -> Response:
+    return _change(payment_id, operations.void)
+
+
+@bp.post("/payments/<payment_id>/capture")
+def capture(payment_id: str) -> Response:
+    amount = _optional_amount()
+    return _change(payment_id, lambda payment: operations.capture(payment, amount))
+
+
+@bp.post("/payments/<payment_id>/refund")
+def refund(payment_id: str) -> Response:
+    amount = _optional_amount()
+    return _change(payment_id, lambda payment: operations.refund(payment, amount))
+
+
+@bp.get("/operations/<path:key>")
+def lookup(key: str) -> Response:
+    record = find_record(db, IdempotencyRecord, key)
+    payment = operations.find(record.resource_id) if record.resource_id else None
+    return json_response(200, lookup_body(record, "payment", payment_json(payment) if payment else None))
+
+
+def _optional_amount() -> Decimal | None:
+    """The ``amount`` of a capture or refund; no body, or no amount, means all there is."""
+    return load_body(AmountRequest(), optional=True).get("amount")
+
+
+def _change(payment_id: str, change: Callable[[Payment], Payment]) -> Response:
+    def run() -> Answer:
+        payment = change(operations.find(payment_id, for_update=True))
+        db.session.flush()
+        return Answer(200, payment_json(payment), payment.id)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())

@@ -1,0 +1,94 @@
+"""The payment and loyalty services in-process, and a booking app wired to them through httpx.
+
+``wire_participants(booking_app, tmp_path)`` is what the ``participants`` fixture does, as a plain
+function for tests that build their apps themselves (e.g. with a real Celery worker thread). The
+clients are the production ones; only their transport is httpx's WSGI transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from flask import Flask
+
+from app.participants.loyalty.client import LoyaltyClient
+from app.participants.loyalty.service import create_app as create_loyalty_app
+from app.participants.payment.client import PaymentClient
+from app.participants.payment.service import create_app as create_payment_app
+
+PAYMENT_URL = "http://payment.test"
+LOYALTY_URL = "http://loyalty.test"
+
+
+def build_payment_app(tmp_path: Path, **overrides: object) -> Flask:
+    """The real payment service on its own SQLite file, answering at once."""
+    config = {"TESTING": True, "SECRET_KEY": "test-payment-secret", "PAYMENT_LATENCY_MS": 0,
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'payment.db'}"}
+    return create_payment_app({**config, **overrides})
+
+
+def build_loyalty_app(tmp_path: Path, **overrides: object) -> Flask:
+    """The real loyalty service on its own SQLite file, answering at once."""
+    config = {"TESTING": True, "SECRET_KEY": "test-loyalty-secret", "LOYALTY_LATENCY_MS": 0,
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'loyalty.db'}"}
+    return create_loyalty_app({**config, **overrides})
+
+
+def dispose_service(service_app: Flask) -> None:
+    """Closes the pooled connections of a service app's own database."""
+    with service_app.app_context():
+        service_app.extensions["sqlalchemy"].engine.dispose()
+
+
+def wsgi_payment_client(payment_app: Flask, *, connect_timeout: float = 2.0,
+                   read_timeout: float = 5.0) -> PaymentClient:
+    return PaymentClient(PAYMENT_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         transport=httpx.WSGITransport(app=payment_app))
+
+
+def wsgi_loyalty_client(loyalty_app: Flask, *, connect_timeout: float = 2.0,
+                   read_timeout: float = 5.0) -> LoyaltyClient:
+    return LoyaltyClient(LOYALTY_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         transport=httpx.WSGITransport(app=loyalty_app))
+
+
+@dataclass
+class Participants:
+    """Both services and the clients the booking app now uses to reach them."""
+
+    payment_app: Flask
+    loyalty_app: Flask
+    payment: PaymentClient
+    loyalty: LoyaltyClient
+    owned_apps: list[Flask] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.payment.close()
+        self.loyalty.close()
+        for service_app in self.owned_apps:
+            dispose_service(service_app)
+
+
+def wire_participants(booking_app: Flask, tmp_path: Path, *, payment_app: Flask | None = None,
+                      loyalty_app: Flask | None = None) -> Participants:
+    """Points ``booking_app``'s payment and loyalty clients at in-process services; call ``close()`` after.
+
+    Services not given are built on SQLite files under ``tmp_path`` and disposed of by ``close()``.
+    """
+    owned = []
+    if payment_app is None:
+        payment_app = build_payment_app(tmp_path)
+        owned.append(payment_app)
+    if loyalty_app is None:
+        loyalty_app = build_loyalty_app(tmp_path)
+        owned.append(loyalty_app)
+    wired = Participants(payment_app, loyalty_app, wsgi_payment_client(payment_app),
+                         wsgi_loyalty_client(loyalty_app), owned)
+    for name, client in (("payment", wired.payment), ("loyalty", wired.loyalty)):
+        replaced = booking_app.extensions.get(name)
+        if replaced is not None:
+            replaced.close()
+        booking_app.extensions[name] = client
+    return wired

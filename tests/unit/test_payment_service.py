@@ -1,0 +1,286 @@
+"""The payment service's HTTP contract (docs/participants.md), spoken to with Flask's test client."""
+
+import uuid
+from datetime import date
+
+import pytest
+
+from app.participants.payment.models import Payment, db
+
+NEXT_YEAR = date.today().year + 1
+APPROVED = "4242424242424242"
+
+
+@pytest.fixture
+def api(payment_app):
+    return payment_app.test_client()
+
+
+def post(api, path, body=None, *, key=None):
+    return api.post(path, json=body, headers={"Idempotency-Key": key or f"test-{uuid.uuid4()}"})
+
+
+def card(number=APPROVED, *, exp_month=12, exp_year=NEXT_YEAR, cvc="123"):
+    return {"card_number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": cvc}
+
+
+def tokenize(api, number=APPROVED) -> str:
+    response = post(api, "/tokens", card(number))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["token"]
+
+
+def authorize(api, number=APPROVED, amount="120.00", *, key=None):
+    return post(api, "/payments", {"token": tokenize(api, number), "amount": amount, "currency": "USD"},
+                key=key)
+
+
+def authorized(api, amount="120.00") -> str:
+    response = authorize(api, amount=amount)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def assert_problem(response, status, code):
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["type"] and body["title"] and body["detail"]
+    return body
+
+
+def payments_in_db(payment_app) -> int:
+    with payment_app.app_context():
+        return db.session.query(Payment).count()
+
+
+# Tokens
+
+def test_a_token_keeps_brand_last4_and_expiry_and_nothing_else(api):
+    response = post(api, "/tokens", card("4242 4242 4242 4242"))
+    assert response.status_code == 201
+    body = response.get_json()
+    assert set(body) == {"token", "brand", "last4", "exp_month", "exp_year"}
+    assert (body["brand"], body["last4"], body["exp_month"], body["exp_year"]) == ("visa", "4242", 12,
+                                                                                   NEXT_YEAR)
+    assert APPROVED not in body["token"]
+
+
+@pytest.mark.parametrize(("bad_card", "field"), [
+    (card("4242424242424241"), "card_number"),                        # fails the Luhn check
+    (card("4242"), "card_number"),
+    (card(exp_month=1, exp_year=date.today().year - 1), "exp_year"),  # expired
+    (card(exp_month=13), "exp_month"),
+    (card(cvc="12"), "cvc"),
+    (card(cvc="12345"), "cvc"),
+    (card(cvc="12a"), "cvc"),
+])
+def test_invalid_cards_are_refused_at_tokenize(api, bad_card, field):
+    body = assert_problem(post(api, "/tokens", bad_card), 422, "invalid_card")
+    assert field in body["errors"]
+
+
+def test_a_refusal_never_repeats_the_card_number(api):
+    response = post(api, "/tokens", card("4242424242424241"))
+    assert b"4242424242424241" not in response.data
+
+
+# Authorizations, by test card
+
+@pytest.mark.parametrize(("number", "brand"), [(APPROVED, "visa"), ("5555555555554444", "mastercard")])
+def test_approved_cards_are_authorized(api, number, brand):
+    response = authorize(api, number, "120.50")
+    assert response.status_code == 201
+    payment = response.get_json()
+    assert payment["status"] == "authorized"
+    assert (payment["amount"], payment["currency"]) == ("120.50", "USD")
+    assert (payment["captured_amount"], payment["refunded_amount"]) == ("0.00", "0.00")
+    assert (payment["brand"], payment["last4"]) == (brand, number[-4:])
+
+
+@pytest.mark.parametrize(("number", "code"), [("4000000000000002", "card_declined"),
+                                              ("4000000000009995", "insufficient_funds")])
+def test_declining_cards_answer_402_and_are_recorded_as_declined(api, number, code):
+    body = assert_problem(authorize(api, number, key="declined-1"), 402, code)
+    found = api.get("/operations/declined-1").get_json()["payment"]
+    assert found["id"] == body["payment_id"]
+    assert (found["status"], found["decline_code"]) == ("declined", code)
+
+
+def test_the_processing_error_card_answers_503_on_every_attempt(api, payment_app):
+    token = tokenize(api, "4000000000000119")
+    body = {"token": token, "amount": "120.00", "currency": "USD"}
+    for key in ("same", "same", "other"):
+        assert_problem(post(api, "/payments", body, key=key), 503, "processing_error")
+    assert_problem(api.get("/operations/same"), 404, "operation_not_found")
+    assert payments_in_db(payment_app) == 0
+
+
+@pytest.mark.parametrize("amount", ["0", "-5.00", "1.005", "abc", None])
+def test_an_amount_is_positive_with_at_most_two_decimals(api, amount):
+    response = post(api, "/payments", {"token": tokenize(api), "amount": amount, "currency": "USD"})
+    assert "amount" in assert_problem(response, 422, "validation_error")["errors"]
+
+
+def test_an_unknown_token_is_refused(api):
+    response = post(api, "/payments", {"token": "tok_nope", "amount": "1.00", "currency": "USD"})
+    assert_problem(response, 422, "unknown_token")
+
+
+# Idempotency
+
+def test_same_key_and_body_replays_the_first_answer_with_one_effect(api, payment_app):
+    body = {"token": tokenize(api), "amount": "120.00", "currency": "USD"}
+    first = post(api, "/payments", body, key="k-1")
+    again = post(api, "/payments", body, key="k-1")
+    assert (again.status_code, again.data) == (first.status_code, first.data)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert payments_in_db(payment_app) == 1
+
+
+def test_a_decline_replays_as_the_same_402(api):
+    body = {"token": tokenize(api, "4000000000000002"), "amount": "9.99", "currency": "USD"}
+    first = post(api, "/payments", body, key="k-2")
+    again = post(api, "/payments", body, key="k-2")
+    assert (again.status_code, again.data) == (402, first.data)
+
+
+def test_same_key_with_another_body_is_refused(api, payment_app):
+    token = tokenize(api)
+    post(api, "/payments", {"token": token, "amount": "120.00", "currency": "USD"}, key="k-3")
+    response = post(api, "/payments", {"token": token, "amount": "99.00", "currency": "USD"}, key="k-3")
+    assert_problem(response, 422, "idempotency_key_reused")
+    assert payments_in_db(payment_app) == 1
+
+
+def test_same_key_on_another_endpoint_is_refused(api):
+    payment_id = authorized(api)
+    post(api, f"/payments/{payment_id}/void", key="k-4")
+    assert_problem(post(api, f"/payments/{payment_id}/capture", key="k-4"), 422, "idempotency_key_reused")
+
+
+def test_a_tokenize_replay_returns_the_same_token(api):
+    first = post(api, "/tokens", card(), key="k-5")
+    assert post(api, "/tokens", card(), key="k-5").get_json() == first.get_json()
+    assert_problem(post(api, "/tokens", card("5555555555554444"), key="k-5"), 422, "idempotency_key_reused")
+
+
+def test_every_write_needs_a_key(api):
+    assert_problem(api.post("/tokens", json=card()), 400, "idempotency_key_missing")
+    assert_problem(api.post("/payments/x/void", headers={"Idempotency-Key": ""}), 400,
+                   "idempotency_key_missing")
+
+
+def test_a_refused_write_records_nothing_so_its_key_may_be_used_again(api):
+    payment_id = authorized(api)
+    assert_problem(post(api, f"/payments/{payment_id}/capture", {"amount": "500.00"}, key="k-6"), 422,
+                   "amount_too_large")
+    assert post(api, f"/payments/{payment_id}/capture", {"amount": "100.00"}, key="k-6").status_code == 200
+
+
+# Void, capture, refund
+
+def test_capture_takes_at_most_the_authorized_amount(api):
+    payment_id = authorized(api, "120.00")
+    assert_problem(post(api, f"/payments/{payment_id}/capture", {"amount": "120.01"}), 422,
+                   "amount_too_large")
+    captured = post(api, f"/payments/{payment_id}/capture", {"amount": "100.00"}).get_json()
+    assert (captured["status"], captured["captured_amount"]) == ("captured", "100.00")
+
+
+def test_capture_without_amount_takes_all_of_it(api):
+    payment_id = authorized(api, "120.00")
+    assert post(api, f"/payments/{payment_id}/capture").get_json()["captured_amount"] == "120.00"
+
+
+def test_capture_happens_once(api):
+    payment_id = authorized(api)
+    post(api, f"/payments/{payment_id}/capture", {"amount": "10.00"})
+    assert_problem(post(api, f"/payments/{payment_id}/capture", {"amount": "10.00"}), 409, "invalid_state")
+
+
+def test_capture_after_void_is_refused(api):
+    payment_id = authorized(api)
+    assert post(api, f"/payments/{payment_id}/void").get_json()["status"] == "voided"
+    body = assert_problem(post(api, f"/payments/{payment_id}/capture", {"amount": "1.00"}), 409,
+                          "invalid_state")
+    assert body["payment_status"] == "voided"
+
+
+def test_voiding_twice_is_harmless(api):
+    payment_id = authorized(api)
+    first = post(api, f"/payments/{payment_id}/void")
+    second = post(api, f"/payments/{payment_id}/void")
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert second.get_json()["status"] == "voided"
+
+
+def test_voiding_a_declined_payment_is_harmless(api):
+    payment_id = authorize(api, "4000000000000002").get_json()["payment_id"]
+    response = post(api, f"/payments/{payment_id}/void")
+    assert (response.status_code, response.get_json()["status"]) == (200, "declined")
+
+
+def test_voiding_an_unknown_payment_is_404(api):
+    assert_problem(post(api, "/payments/no-such-payment/void"), 404, "payment_not_found")
+
+
+def test_a_captured_payment_cannot_be_voided(api):
+    payment_id = authorized(api)
+    post(api, f"/payments/{payment_id}/capture")
+    assert_problem(post(api, f"/payments/{payment_id}/void"), 409, "invalid_state")
+
+
+def test_refund_only_after_capture(api):
+    payment_id = authorized(api)
+    assert_problem(post(api, f"/payments/{payment_id}/refund", {"amount": "1.00"}), 409, "invalid_state")
+    post(api, f"/payments/{payment_id}/capture", {"amount": "100.00"})
+    refunded = post(api, f"/payments/{payment_id}/refund").get_json()
+    assert (refunded["status"], refunded["refunded_amount"]) == ("refunded", "100.00")
+    assert_problem(post(api, f"/payments/{payment_id}/refund", {"amount": "1.00"}), 409, "invalid_state")
+
+
+def test_partial_refunds_up_to_what_was_captured(api):
+    payment_id = authorized(api)
+    post(api, f"/payments/{payment_id}/capture", {"amount": "100.00"})
+    part = post(api, f"/payments/{payment_id}/refund", {"amount": "40.00"}).get_json()
+    assert (part["status"], part["refunded_amount"]) == ("captured", "40.00")
+    assert_problem(post(api, f"/payments/{payment_id}/refund", {"amount": "60.01"}), 422, "amount_too_large")
+    rest = post(api, f"/payments/{payment_id}/refund", {"amount": "60.00"}).get_json()
+    assert (rest["status"], rest["refunded_amount"]) == ("refunded", "100.00")
+
+
+# Reads
+
+def test_lookup_by_key_shows_the_payment_as_it_is_now(api):
+    payment_id = authorize(api, key="booking-1/authorize").get_json()["id"]
+    post(api, f"/payments/{payment_id}/void")
+    found = api.get("/operations/booking-1%2Fauthorize")
+    assert found.status_code == 200
+    body = found.get_json()
+    assert (body["method"], body["path"], body["response_status"]) == ("POST", "/payments", 201)
+    assert (body["payment"]["id"], body["payment"]["status"]) == (payment_id, "voided")
+
+
+def test_lookup_of_a_key_never_used_is_404(api):
+    assert_problem(api.get("/operations/never-used"), 404, "operation_not_found")
+
+
+def test_get_a_payment(api):
+    payment_id = authorized(api)
+    assert api.get(f"/payments/{payment_id}").get_json()["status"] == "authorized"
+    assert_problem(api.get("/payments/nope"), 404, "payment_not_found")
+
+
+def test_health(api):
+    assert api.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_unknown_routes_and_bad_bodies_are_problems_too(api):
+    assert_problem(api.get("/nowhere"), 404, "not_found")
+    assert_problem(api.delete("/payments"), 405, "method_not_allowed")
+    response = api.post("/payments", data="{", content_type="application/json",
+                        headers={"Idempotency-Key": "k-7"})
+    assert_problem(response, 400, "bad_request")

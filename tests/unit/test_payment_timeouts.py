@@ -1,0 +1,46 @@
+"""A real timeout: the payment service on a real socket, slowed past the client's read timeout."""
+
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.errors import PaymentUnavailable
+from app.participants.payment.client import PaymentClient
+
+LATENCY_MS = 500
+
+
+@pytest.fixture
+def slow_payment_url(payment_app):
+    """The payment service on a free 127.0.0.1 port, every answer held back LATENCY_MS."""
+    payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS
+    server = make_server("127.0.0.1", 0, payment_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def test_an_authorize_slower_than_the_read_timeout_is_payment_unavailable(slow_payment_url):
+    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0)
+    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    try:
+        started = time.monotonic()
+        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        assert time.monotonic() - started >= LATENCY_MS / 1000
+
+        with pytest.raises(PaymentUnavailable, match="timed out"):
+            impatient.authorize(token.token, Decimal("120.00"), "USD", idempotency_key="slow-1")
+
+        # The service did the work and was only slow to say so: the key tells the caller what happened.
+        found = patient.lookup("slow-1")
+        assert found is not None and found.status == "authorized"
+    finally:
+        patient.close()
+        impatient.close()
