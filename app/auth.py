@@ -9,7 +9,7 @@ from functools import wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask_login import LoginManager
 from flask_login import current_user as session_user
 
@@ -83,15 +83,18 @@ def _user_for_token(raw_token: str) -> User | None:
 
 def current_user() -> User | None:
     """The caller, from a bearer token or the browser session; None when anonymous."""
-    if "user" not in g:
+    # Cached per request (not on `g`, which outlives a request when an app context is already pushed).
+    cache = request.environ
+    if "booking.user" not in cache:
         raw = bearer_token()
         if raw is not None:
-            g.user = _user_for_token(raw)
-            g.via_session = False
+            cache["booking.user"] = _user_for_token(raw)
+            cache["booking.via_session"] = False
         else:
-            g.user = session_user if session_user.is_authenticated else None
-            g.via_session = g.user is not None
-    return g.user
+            user = session_user._get_current_object() if session_user.is_authenticated else None
+            cache["booking.user"] = user
+            cache["booking.via_session"] = user is not None
+    return cache["booking.user"]
 
 
 def require_user() -> User:

@@ -18,7 +18,7 @@ from app.catalog import quote
 from app.extensions import db
 from app.models import Flight, Hold, IdempotencyKey, Saga, StepKind, User
 from app.models.types import utcnow
-from app.participants import payment
+from app.participants import payment_client
 from app.saga_log import add_steps
 
 log = logging.getLogger("saga")
@@ -71,7 +71,7 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
         raise BookingRefused(422, "validation-error", "Unknown seat numbers.",
                              errors={"seats": [f"unknown seat {n}" for n in exc.args[0]]}) from exc
     card = body["payment"]
-    token = payment().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
+    token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
     saga = Saga(
         user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,

@@ -23,7 +23,7 @@ from app.errors import HoldExpired, RetryForward, SeatUnavailable
 from app.extensions import db, get_redis
 from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
 from app.models.types import utcnow
-from app.participants import loyalty, payment
+from app.participants import loyalty_client, payment_client
 
 
 def key(saga: Saga, step: str) -> str:
@@ -91,7 +91,7 @@ def cancel_seat(saga: Saga) -> None:
 
 def authorize_payment(saga: Saga) -> None:
     """Authorize the total on the tokenized card."""
-    result = payment().authorize(saga.card_token, saga.amount, saga.currency,
+    result = payment_client().authorize(saga.card_token, saga.amount, saga.currency,
                                  idempotency_key=key(saga, "authorize_payment"))
     saga.payment_authorization_id = result.id
     db.session.commit()
@@ -99,7 +99,7 @@ def authorize_payment(saga: Saga) -> None:
 
 def cancel_payment(saga: Saga) -> None:
     """Ask the payment service what the authorization did (it may have timed out), then undo it."""
-    client = payment()
+    client = payment_client()
     found = client.lookup(key(saga, "authorize_payment"))
     if found is None:
         return
@@ -115,7 +115,7 @@ def cancel_payment(saga: Saga) -> None:
 
 def award_miles(saga: Saga) -> None:
     """Create a pending award: not spendable until the booking is confirmed and it is posted."""
-    award = loyalty().create_award(str(saga.user_id), saga.miles, reference=saga.id,
+    award = loyalty_client().create_award(str(saga.user_id), saga.miles, reference=saga.id,
                                    idempotency_key=key(saga, "award_miles"))
     saga.miles_award_id = award.id
     db.session.commit()
@@ -123,7 +123,7 @@ def award_miles(saga: Saga) -> None:
 
 def reverse_miles(saga: Saga) -> None:
     """Reverse the award, pending or posted, if one was made."""
-    client = loyalty()
+    client = loyalty_client()
     award = client.lookup_award(key(saga, "award_miles"))
     if award is not None and award.status != "reversed":
         client.reverse_award(award.id, idempotency_key=key(saga, "reverse_miles"))
@@ -137,12 +137,12 @@ def confirm_booking(saga: Saga) -> None:
     if saga.ticket is None:
         _issue_ticket(saga)
     try:
-        client = payment()
+        client = payment_client()
         charge = client.lookup(key(saga, "authorize_payment"))
         if charge is None or charge.status == "authorized":
             client.capture(saga.payment_authorization_id, saga.amount,
                            idempotency_key=key(saga, "capture_payment"))
-        loyalty().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
+        loyalty_client().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
     except Exception as exc:  # past the pivot every failure is retried, never compensated
         raise RetryForward(exc) from exc
 

@@ -18,6 +18,7 @@ from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
 from app.models import User
+from tests.participants import build_loyalty_app, build_payment_app, dispose_service, wire_participants
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -119,13 +120,6 @@ def make_flight(app):
 
 # The payment and loyalty services, in-process. The helpers live in tests/participants.py (a plain
 # module beside this file) so that tests building their own apps can wire them the same way.
-
-from participants import (  # noqa: E402
-    build_loyalty_app,
-    build_payment_app,
-    dispose_service,
-    wire_participants,
-)
 
 
 @pytest.fixture

@@ -25,9 +25,10 @@ def live_app(tmp_path):
     """The booking app on the real Redis with in-process participants (no worker yet)."""
     flush_redis()
     app = build_app(tmp_path)
-    wire_participants(app, tmp_path)
+    wired = wire_participants(app, tmp_path)
     with app.app_context():
         yield app
+    wired.close()
     teardown_app(app)
     flush_redis()
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from app.seat_holds import hold_key
-
 from app.extensions import db, get_redis
 from app.models import Hold, Saga, TicketSeat
-from app.participants import loyalty, payment
+from app.participants import loyalty_client, payment_client
+from app.seat_holds import hold_key
 
 APPROVED = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -30,11 +29,11 @@ def seat_status(client, flight_id: int) -> dict[str, str]:
 
 def payment_of(saga: Saga):
     """What the payment service recorded for this saga's authorization, if anything."""
-    return payment().lookup(f"{saga.id}:authorize_payment")
+    return payment_client().lookup(f"{saga.id}:authorize_payment")
 
 
 def award_of(saga: Saga):
-    return loyalty().lookup_award(f"{saga.id}:award_miles")
+    return loyalty_client().lookup_award(f"{saga.id}:award_miles")
 
 
 def hold_keys_left(saga: Saga) -> list[str]:

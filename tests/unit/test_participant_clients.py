@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from participants import wire_participants
+from tests.participants import wire_participants
 
 from app.errors import (
     BusinessError,
