@@ -51,6 +51,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
 
-    import app.tasks  # noqa: F401  (registers the shared tasks)
+    from app import tasks  # noqa: F401  (registers the shared tasks)
 
     return celery_app

@@ -131,7 +131,7 @@ def booking_response(saga: Saga, status: int = 200):
     headers = {"ETag": f'"{etag(saga)}"'}
     if saga.status not in TERMINAL:
         headers["Retry-After"] = "1"
-    return BookingSchema().dump(saga), status, headers
+    return saga, status, headers
 
 
 @blp.route("/bookings")

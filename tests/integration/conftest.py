@@ -21,8 +21,9 @@ def flush_redis() -> None:
 
 
 @pytest.fixture
-def live_app(tmp_path):
-    """The booking app on the real Redis with in-process participants (no worker yet)."""
+def app(tmp_path):
+    """The booking app on the real Redis with in-process participants (no worker yet); it replaces
+    the unit tests' fakeredis app, so every shared fixture (users, flights, client) uses it."""
     flush_redis()
     app = build_app(tmp_path)
     wired = wire_participants(app, tmp_path)
@@ -31,6 +32,11 @@ def live_app(tmp_path):
     wired.close()
     teardown_app(app)
     flush_redis()
+
+
+@pytest.fixture
+def live_app(app):
+    return app
 
 
 @pytest.fixture
