@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -185,7 +185,7 @@ class Booking(MethodView):
         saga = _own_booking(saga_id)
         body, status, headers = booking_response(saga)
         if request.if_none_match.contains_weak(etag(saga)):
-            return "", 304, headers
+            return Response(status=304, headers=headers)
         return body, status, headers
 
 
