@@ -53,7 +53,12 @@ def seed_admin(email: str, password: str) -> bool:
     user = db.session.execute(db.select(User).filter_by(email=email.lower())).scalar_one_or_none()
     if user is None:
         db.session.add(
-            User(email=email.lower(), name="Administrator", password_hash=hash_password(password), is_admin=True)
+            User(
+                email=email.lower(),
+                name="Administrator",
+                password_hash=hash_password(password),
+                is_admin=True,
+            )
         )
     elif not user.is_admin:
         user.is_admin = True
@@ -70,4 +75,5 @@ def init_app(app: Flask) -> None:
         click.echo(f"demo flights added: {seed_demo_flights()}")
         email, password = os.environ.get("ADMIN_EMAIL"), os.environ.get("ADMIN_PASSWORD")
         if email and password:
-            click.echo(f"admin {email}: {'created or promoted' if seed_admin(email, password) else 'already admin'}")
+            outcome = "created or promoted" if seed_admin(email, password) else "already admin"
+            click.echo(f"admin {email}: {outcome}")
