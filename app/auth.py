@@ -127,6 +127,13 @@ def admin_required(view):
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
 
+    @app.before_request
+    def forget_previous_caller() -> None:
+        # g belongs to the app context, which outlives a request when it was pushed first (tests,
+        # scripts): without this, one request's caller would answer for the next.
+        for name in ("user", "via_session", "_login_user"):
+            g.pop(name, None)
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id))
