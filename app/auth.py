@@ -9,7 +9,7 @@ from functools import wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_login import LoginManager
 from flask_login import current_user as session_user
 
@@ -129,6 +129,13 @@ def admin_required(view):
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+
+    @app.before_request
+    def forget_previous_caller() -> None:
+        # Flask-Login caches the session user on g, which belongs to the app context; that outlives
+        # a request when the context was pushed first (tests, scripts), so one caller would answer
+        # for the next.
+        g.pop("_login_user", None)
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:

@@ -144,3 +144,73 @@ def participants(app, tmp_path, payment_app, loyalty_app):
     wired = wire_participants(app, tmp_path, payment_app=payment_app, loyalty_app=loyalty_app)
     yield wired
     wired.close()
+
+
+@pytest.fixture
+def insert_hold(app):
+    """A hold row as the holds module leaves it, without touching Redis."""
+    import secrets
+    from decimal import Decimal
+
+    from app.models import Hold, HoldStatus
+
+    def insert(flight, user, seats: list[str], *, expires_in: float = 600,
+               status: str = HoldStatus.HELD) -> Hold:
+        hold = Hold(
+            flight_id=flight.id,
+            user_id=user.id,
+            token=secrets.token_hex(16),
+            seats=seats,
+            amount=Decimal("0.00"),
+            currency=flight.currency,
+            status=status,
+            expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+        )
+        db.session.add(hold)
+        db.session.commit()
+        return hold
+
+    return insert
+
+
+@pytest.fixture
+def insert_ticket(app):
+    """A confirmed saga with its ticket on `seats`, as confirm_booking leaves them."""
+    import secrets
+    from decimal import Decimal
+
+    from app.models import Saga, SagaStatus, Ticket, TicketSeat, TicketStatus
+
+    def insert(flight, user, seats: list[str], *, active: bool = True) -> Ticket:
+        saga = Saga(
+            user_id=user.id, flight_id=flight.id, seats=seats, amount=Decimal("0.00"),
+            currency=flight.currency, miles=0, status=SagaStatus.CONFIRMED,
+            card_token="tok_test", card_brand="visa", card_last4="4242",
+        )
+        ticket = Ticket(
+            saga=saga, reference=secrets.token_hex(3).upper(), flight_id=flight.id, user_id=user.id,
+            status=TicketStatus.ACTIVE if active else TicketStatus.CANCELLED,
+            seats=[TicketSeat(flight_id=flight.id, seat_number=number, active=active) for number in seats],
+        )
+        db.session.add_all([saga, ticket])
+        db.session.commit()
+        return ticket
+
+    return insert
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Apps with settings of their own (a Redis that is down, another database), schema untouched."""
+    apps = []
+
+    def make(**overrides):
+        app = create_app(make_config(tmp_path, **overrides))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE_BASE = "/problems/"
@@ -71,32 +71,50 @@ def problem_response(
     return response
 
 
-def _validation_errors(exc: HTTPException) -> dict:
-    """Flatten webargs' {location: {field: [messages]}} into {field: [messages]}."""
-    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
-    errors: dict = {}
-    for location_errors in messages.values():
-        if isinstance(location_errors, dict):
-            errors.update(location_errors)
+def _flatten(messages: object, path: str) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            flat.update(_flatten(value, f"{path}.{key}" if path else str(key)))
+        return flat
+    if isinstance(messages, list | tuple):
+        return {path or "_schema": [str(message) for message in messages]}
+    return {path or "_schema": [str(messages)]}
+
+
+def validation_errors(data: dict) -> dict[str, list[str]]:
+    """webargs' {location: {field: {nested: [messages]}}} as {"field.nested": [messages]}."""
+    if "errors" in data:  # flask-smorest's abort(422, errors=...)
+        return _flatten(data["errors"], "")
+    errors: dict[str, list[str]] = {}
+    for location_errors in (data.get("messages") or {}).values():
+        errors.update(_flatten(location_errors, ""))
     return errors
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
+    # webargs' and flask-smorest's abort() attach their details as `data`.
+    data = getattr(exc, "data", None) or {}
+    # Werkzeug's own headers carry Allow on 405 and WWW-Authenticate on 401.
+    headers = {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
     extra: dict = {}
-    headers = {}
+    type_ = None
     if status == 422:
-        extra["errors"] = _validation_errors(exc)
+        extra["errors"] = validation_errors(data)
         detail = "The request did not pass validation."
-    elif status == 400 and getattr(exc, "data", None):
-        detail = "The request body is not valid JSON."
+    elif status == 400 and isinstance(getattr(exc, "exc", None), ValueError):
+        detail, type_ = "The request body is not valid JSON.", "malformed-json"
+    elif status == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        detail = f"The request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes."
     else:
-        detail = exc.description or ""
-    if status == 405 and getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(exc.valid_methods)
+        detail = data.get("message") or exc.description or ""
     if status == 429:
         headers["Retry-After"] = str(getattr(exc, "retry_after", None) or 60)
-    return problem_response(status, detail, headers=headers, **extra)
+    if status >= 500:
+        current_app.logger.error("answered %s: %s", status, detail)
+    return problem_response(status, detail, type=type_, headers=headers, **extra)
 
 
 def init_app(app: Flask) -> None:
