@@ -27,6 +27,7 @@ SEAT_POOL = [f"{row}{letter}" for row in range(6, 11) for letter in "ABCDEF"]  #
 
 def test_a_hundred_racing_bookings_never_double_sell(live_app, worker, make_user, auth_headers, make_flight):
     flight = make_flight()
+    flight_id = flight.id
     users = [make_user() for _ in range(10)]
     headers = [auth_headers(user) for user in users]
     rng = random.Random(7)
@@ -34,7 +35,7 @@ def test_a_hundred_racing_bookings_never_double_sell(live_app, worker, make_user
 
     def submit(request):
         with live_app.test_client() as client:
-            response = book(client, request[0], flight.id, request[1])
+            response = book(client, request[0], flight_id, request[1])
             return response.status_code, response.get_json()["id"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
