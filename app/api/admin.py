@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from app import catalog
+from app import bookings, catalog, recovery, saga_log
 from app.api import BEARER, problem_responses
 from app.api.flights import flight_or_404
 from app.api.problems import Problem
+from app.api.schemas.bookings import BookingPageSchema, BookingSchema, SagaQuerySchema
 from app.api.schemas.flights import SeatBlockSchema, SeatSchema
-from app.auth import admin_required
+from app.auth import admin_required, require_user
 from app.extensions import db
+from app.models import Saga
+from app.tasks.saga import dispatch
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Operators only.")
 
@@ -28,3 +31,34 @@ def block_seat(data: dict, flight_id: int, number: str) -> catalog.SeatView:
         raise Problem(404, f"Flight {flight.number} has no seat {number}.")
     db.session.commit()
     return seat
+
+
+@blp.get("/admin/sagas")
+@admin_required
+@blp.doc(security=BEARER)
+@problem_responses(401, 403, 422)
+@blp.arguments(SagaQuerySchema, location="query")
+@blp.response(200, BookingPageSchema)
+def list_sagas(query: dict) -> dict:
+    """Every saga, newest first, optionally of one status."""
+    items, total = bookings.list_bookings(require_user(), query["page"], query["page_size"],
+                                          status=query.get("status"), everyone=True)
+    return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
+
+
+@blp.post("/admin/sagas/<saga_id>/retry")
+@admin_required
+@blp.doc(security=BEARER)
+@problem_responses(401, 403, 404, 409)
+@blp.response(202, BookingSchema)
+def retry_saga(saga_id: str) -> Saga:
+    """Re-drive a saga: pay a needs_attention saga's debts now, or push a stuck one on."""
+    saga = saga_log.load(saga_id)
+    if saga is None:
+        raise Problem(404, "No such saga.")
+    redrive = recovery.retry_now(saga_id)
+    if redrive is None:
+        raise Problem(409, f"Nothing to retry: the saga is {saga.status} with no open debt.",
+                      type="nothing-to-retry")
+    dispatch(redrive)
+    return saga_log.load(saga_id)
