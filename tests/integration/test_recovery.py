@@ -1,0 +1,166 @@
+"""Beat janitors and the admin retry on a real worker: stalled sagas, lapsed holds, debts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app import recovery, saga_log
+from app import saga as definition
+from app.errors import TransientError
+from app.extensions import db
+from app.models import Debt, Hold, Saga
+from app.models.types import utcnow
+from app.tasks import maintenance
+from app.tasks import saga as saga_tasks
+from tests.integration.conftest import wait_terminal
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, book, seat_status
+
+pytestmark = pytest.mark.integration
+
+
+def age(saga_id: str, seconds: float) -> None:
+    """Pretend the saga made no progress for `seconds`."""
+    db.session.execute(db.update(Saga).where(Saga.id == saga_id)
+                       .values(progressed_at=utcnow() - timedelta(seconds=seconds)))
+    db.session.commit()
+
+
+def book_unqueued(client, headers, flight_id: int, seats: list[str]) -> str:
+    """A booking whose POST could not enqueue (the broker was down): the row exists, no task does."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+        return book(client, headers, flight_id, seats).json["id"]
+
+
+def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, client, make_user, auth_headers,
+                                                           make_flight, monkeypatch, worker):
+    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11A"])
+    assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 0}  # still within its grace
+    age(saga_id, live_app.config["SAGA_PENDING_GRACE_SECONDS"] + 1)
+
+    assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 1}
+    assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 0}  # a second run changes nothing
+    assert_confirmed(wait_terminal(saga_id))
+
+
+def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make_user, auth_headers,
+                                                         make_flight, worker):
+    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11B"])
+    saga_log.transition(saga_id, "pending", "running")
+    saga = saga_log.load(saga_id)
+    definition.reserve_seat(saga)  # its worker died right after the first step's effect
+    saga_log.start_step(saga_id, "reserve_seat", "action", "dead-task", {"running"})
+    age(saga_id, live_app.config["SAGA_STALL_SECONDS"] + 1)
+
+    planned = recovery.stalled_sagas()
+    assert [(r.saga_id, r.actions_from) for r in planned] == [(saga_id, "reserve_seat")]
+    assert recovery.stalled_sagas() == []  # claimed: another janitor run does not take it again
+    saga_tasks.dispatch(planned[0])
+    saga = wait_terminal(saga_id)
+    assert_confirmed(saga)
+    assert saga.step("reserve_seat").attempts == 2
+
+
+def test_a_failed_step_whose_errback_was_lost_is_compensated(live_app, client, make_user, auth_headers,
+                                                            make_flight, worker):
+    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11C"])
+    saga_log.transition(saga_id, "pending", "running")
+    definition.reserve_seat(saga_log.load(saga_id))
+    saga_log.start_step(saga_id, "reserve_seat", "action", "t", {"running"})
+    saga_log.finish_step(saga_id, "reserve_seat", "failed", TransientError("redis went away"))
+    age(saga_id, live_app.config["SAGA_STALL_SECONDS"] + 1)
+
+    assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 1}
+    saga = wait_terminal(saga_id)
+    assert saga.status == "failed" and saga.failure_step == "reserve_seat"
+    assert_undone(saga)
+
+
+def test_the_sweep_compensates_a_saga_whose_hold_lapsed_while_payment_was_slow(
+        live_app, client, make_user, auth_headers, make_flight, worker):
+    headers = auth_headers(make_user())
+    flight = make_flight()
+    saga_id = book_unqueued(client, headers, flight.id, ["11D"])
+    saga_log.transition(saga_id, "pending", "running")
+    definition.reserve_seat(saga_log.load(saga_id))
+    saga_log.start_step(saga_id, "reserve_seat", "action", "t", {"running"})
+    saga_log.finish_step(saga_id, "reserve_seat", "succeeded")
+    saga_log.start_step(saga_id, "authorize_payment", "action", "slow", {"running"})  # in flight
+    hold_id = saga_log.load(saga_id).hold_id
+    db.session.execute(db.update(Hold).where(Hold.id == hold_id).values(expires_at=utcnow()))
+    db.session.commit()
+
+    assert maintenance.sweep_expired_holds.run() == {"holds_expired": 1, "sagas_compensated": 1}
+    assert maintenance.sweep_expired_holds.run() == {"holds_expired": 0, "sagas_compensated": 0}
+    # The slow authorization lands after compensation began: the step undoes it itself.
+    from types import SimpleNamespace
+
+    from app.tasks.runner import run_action
+
+    task = SimpleNamespace(request=SimpleNamespace(id="slow", retries=0))
+    run_action(task, saga_id, "authorize_payment")
+    saga = wait_terminal(saga_id)
+    assert saga.status == "failed" and saga.failure_reason == "hold_expired"
+    assert_undone(saga)
+    assert seat_status(client, flight.id)["11D"] == "available"
+
+
+def test_a_debt_is_paid_by_the_janitor_and_the_saga_settles(live_app, client, make_user, auth_headers,
+                                                            make_flight, monkeypatch, worker):
+    real = definition.COMPENSATIONS["cancel_payment"]
+
+    def down(saga):
+        raise TransientError("payment service down")
+
+    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", down)
+    saga_id = book(client, auth_headers(make_user()), make_flight().id, ["11E"],
+                   number="4000000000009995").json["id"]
+    saga = wait_terminal(saga_id)
+    assert saga.status == "needs_attention"
+    assert maintenance.retry_debts.run() == {"sagas_settled": 0}  # not due yet
+
+    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", real)
+    db.session.execute(db.update(Debt).values(next_attempt_at=utcnow()))
+    db.session.commit()
+    assert maintenance.retry_debts.run() == {"sagas_settled": 1}
+    assert maintenance.retry_debts.run() == {"sagas_settled": 0}
+    saga = saga_log.load(saga_id)
+    assert saga.status == "failed"
+    assert saga.step("cancel_payment").status == "succeeded"
+    assert db.session.execute(db.select(Debt)).scalar_one().paid_at is not None
+    assert_undone(saga)
+
+
+def test_an_admin_retries_a_saga_that_needs_attention(live_app, client, make_user, auth_headers,
+                                                     make_flight, monkeypatch, worker):
+    admin = auth_headers(make_user(is_admin=True))
+    traveller = auth_headers(make_user())
+    real = definition.COMPENSATIONS["cancel_seat"]
+    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_seat",
+                        lambda saga: (_ for _ in ()).throw(TransientError("redis away")))
+    saga_id = book(client, traveller, make_flight().id, ["11F"], number="4000000000000002").json["id"]
+    assert wait_terminal(saga_id).status == "needs_attention"
+
+    listed = client.get("/api/v1/admin/sagas?status=needs_attention", headers=admin).json
+    assert [item["id"] for item in listed["items"]] == [saga_id]
+    assert client.get("/api/v1/admin/sagas", headers=traveller).status_code == 403
+    assert client.post(f"/api/v1/admin/sagas/{saga_id}/retry", headers=traveller).status_code == 403
+
+    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_seat", real)
+    response = client.post(f"/api/v1/admin/sagas/{saga_id}/retry", headers=admin)
+    assert response.status_code == 202
+
+    def settled():
+        db.session.expire_all()
+        return db.session.get(Saga, saga_id).status == "failed"
+
+    from tests.e2e.stack import wait_for
+
+    wait_for(settled, timeout=20, what="the debt paid")
+    assert_undone(saga_log.load(saga_id))
+    again = client.post(f"/api/v1/admin/sagas/{saga_id}/retry", headers=admin)
+    assert again.status_code == 409
+    assert client.post("/api/v1/admin/sagas/00000000-0000-0000-0000-000000000000/retry",
+                       headers=admin).status_code == 404
