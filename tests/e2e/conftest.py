@@ -32,7 +32,11 @@ class PrivateRedis:
              "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(lambda: redis.Redis(port=self.port).ping(), what="private redis")
+        def ping() -> bool:
+            with redis.Redis(port=self.port) as client:
+                return client.ping()
+
+        wait_for(ping, what="private redis")
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -61,7 +65,8 @@ def shared_redis_urls() -> tuple[str, str]:
     holds_db, broker_db = E2E_REDIS_DBS
     base = os.environ.get("TEST_E2E_REDIS", "redis://127.0.0.1:6379")
     for db in (holds_db, broker_db):
-        redis.Redis.from_url(f"{base}/{db}").flushdb()
+        with redis.Redis.from_url(f"{base}/{db}") as client:
+            client.flushdb()
     return f"{base}/{holds_db}", f"{base}/{broker_db}"
 
 
@@ -71,8 +76,28 @@ class Api:
     def __init__(self, base_url: str) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=15)
 
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.http.close()
+
     def signup(self, email: str, password: str = "correct horse battery") -> dict:
         self.http.post("/api/v1/auth/register", json={"email": email, "password": password, "name": "T"})
         token = self.http.post("/api/v1/auth/token", json={"email": email, "password": password})
         token.raise_for_status()
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+@pytest.fixture
+def connect():
+    """Opens API clients on a base URL, closing them all at the end of the test."""
+    opened: list[Api] = []
+
+    def open_api(base_url: str) -> Api:
+        opened.append(Api(base_url))
+        return opened[-1]
+
+    yield open_api
+    for api in opened:
+        api.http.close()

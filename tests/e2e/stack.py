@@ -96,7 +96,12 @@ class Stack:
         self.procs[label] = proc
         if name in self.ports:
             url = f"http://127.0.0.1:{self.ports[name]}/healthz"
-            wait_for(lambda: httpx.get(url, timeout=1).status_code < 500, what=f"{label} at {url}")
+
+            def healthy() -> bool:
+                with httpx.Client(timeout=2) as http:
+                    return http.get(url).status_code < 500
+
+            wait_for(healthy, what=f"{label} at {url}")
         return proc
 
     def kill(self, label: str, sig: int = signal.SIGKILL) -> None:

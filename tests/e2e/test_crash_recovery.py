@@ -69,6 +69,14 @@ def assert_invariants(stack, api: Api, headers: dict, bodies: list[dict], flight
 
     pay = PaymentClient(stack.env["PAYMENT_URL"], connect_timeout=2, read_timeout=10)
     miles = LoyaltyClient(stack.env["LOYALTY_URL"], connect_timeout=2, read_timeout=10)
+    try:
+        _check_parties(stack, api, bodies, flight_id, pay, miles)
+    finally:
+        pay.close()
+        miles.close()
+
+
+def _check_parties(stack, api: Api, bodies: list[dict], flight_id: int, pay, miles) -> None:
     assert all(body["status"] in ("confirmed", "failed") for body in bodies), [b["status"] for b in bodies]
     seat_map = api.http.get(f"/api/v1/flights/{flight_id}/seats").json()["seats"]
     seats = {seat["number"]: seat["status"] for seat in seat_map}
@@ -85,8 +93,8 @@ def assert_invariants(stack, api: Api, headers: dict, bodies: list[dict], flight
             assert charge is None or charge.status in ("voided", "declined")
             assert award is None or award.status == "reversed"
     assert "held" not in seats.values()  # I3: nothing is left held once every saga ended
-    keys = redis.Redis.from_url(stack.env["REDIS_URL"]).keys(f"hold:{{{flight_id}}}:*")
-    assert keys == []
+    with redis.Redis.from_url(stack.env["REDIS_URL"]) as client:
+        assert client.keys(f"hold:{{{flight_id}}}:*") == []
 
 
 @pytest.fixture
@@ -101,9 +109,9 @@ def stack(tmp_path):
 
 
 @pytest.mark.parametrize("step", ["reserve_seat", "authorize_payment", "award_miles", "confirm_booking"])
-def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
+def test_worker_killed_mid_step_the_saga_still_ends(step, stack, connect):
     stack.start("worker", label="worker-1")
-    api = Api(stack.base_url)
+    api = connect(stack.base_url)
     headers = api.signup(f"crash-{step}@example.com")
     flight_id = first_flight(api)
     saga_id = book(api, headers, flight_id, ["14A", "14B"])
@@ -123,13 +131,13 @@ def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
     assert_invariants(stack, api, headers, bodies, flight_id)
 
 
-def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis):
+def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis, connect):
     stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY)
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "worker", "beat"):
             stack.start(name)
-        api = Api(stack.base_url)
+        api = connect(stack.base_url)
         headers = api.signup("broker-down@example.com")
         flight_id = first_flight(api)
         private_redis.kill()
@@ -143,14 +151,14 @@ def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, pr
         stack.stop()
 
 
-def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redis):
+def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redis, connect):
     stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY,
                        PAYMENT_LATENCY_MS="300")
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "worker", "beat"):
             stack.start(name)
-        api = Api(stack.base_url)
+        api = connect(stack.base_url)
         headers = api.signup("redis-restart@example.com")
         flight_id = first_flight(api)
         rows = range(6, 16)
@@ -170,7 +178,8 @@ def test_healthz_names_the_part_that_is_down(tmp_path, private_redis):
     try:
         stack.start("web")
         private_redis.kill()
-        response = httpx.get(stack.base_url + "/healthz", timeout=10)
+        with httpx.Client(timeout=10) as http:
+            response = http.get(stack.base_url + "/healthz")
         assert response.status_code == 503 and response.json()["redis"] != "ok"
         assert response.json()["database"] == "ok"
     finally:
