@@ -163,6 +163,8 @@ def _issue_ticket(saga: Saga) -> None:
     ).rowcount
     if consumed != 1:
         db.session.rollback()
+        if db.session.execute(db.select(Ticket.id).filter_by(saga_id=saga.id)).first():
+            return  # a duplicate delivery of this step issued the ticket a moment ago
         raise HoldExpired(f"hold {hold.id} lapsed before the booking was confirmed")
     ticket = Ticket(saga_id=saga.id, reference=_reference(), flight_id=saga.flight_id,
                     user_id=saga.user_id)
