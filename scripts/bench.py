@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -139,7 +140,20 @@ class Bench:
 
     # --- rounds -----------------------------------------------------------------------------
 
+    def cpu_per(self, before: tuple[dict, float], count: int) -> dict[str, float]:
+        """CPU milliseconds per saga (or chain) of each process group, and of this driver."""
+        stack_before, own_before = before
+        stack_after, own_after = self.cpu_snapshot()
+        used = {name: (stack_after[name] - stack_before.get(name, 0.0)) for name in stack_after}
+        used["driver"] = own_after - own_before
+        return {name: round(seconds * 1000 / count, 2) for name, seconds in used.items()}
+
+    def cpu_snapshot(self) -> tuple[dict, float]:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return self.stack.cpu_seconds(), own.ru_utime + own.ru_stime
+
     def baseline(self, count: int, clients: int) -> dict:
+        before = self.cpu_snapshot()
         chains, started, ended = bench_load.baseline_round(self.done_redis, count, clients)
         finished = [c for c in chains if c.done_at is not None]
         first = min(c.sent_at for c in chains)
@@ -148,13 +162,16 @@ class Bench:
         return {"n": len(chains), "finished": len(finished), "clients": clients,
                 "throughput": len(finished) / (last - first),
                 "latency_ms": bench_load.summary(latencies), "wall_s": ended - started,
+                "cpu_ms_per_chain": self.cpu_per(before, len(chains)),
                 "samples_ms": sorted(round(v, 2) for v in latencies)}
 
     def sagas(self, count: int, clients: int, poll: float, seatmap: bool = False) -> dict:
         jobs = self.pool.jobs(count)
         tokens = self.tokens if clients > 1 else self.tokens[:1]
+        before = self.cpu_snapshot()
         done = bench_load.saga_round(self.stack.base_url, tokens, jobs, clients, poll,
                                      self.flights if seatmap and self.seatmap else None)
+        cpu = self.cpu_per(before, len(jobs))
         rows = bench_data.saga_rows(self.app, [b.saga_id for b in done.booked])
         ended = [rows[b.saga_id] for b in done.booked if rows[b.saga_id].status in bench_data.TERMINAL]
         confirmed = [b for b in done.booked if rows[b.saga_id].status == "confirmed"]
@@ -176,7 +193,7 @@ class Bench:
             "seen_ms": bench_load.summary([(b.seen_at - b.sent_at) * 1000 for b in confirmed if b.seen_at]),
             "api_ms": {"post": bench_load.summary(t.post), "status": bench_load.summary(t.status),
                        "seatmap": bench_load.summary(t.seatmap) if t.seatmap else None},
-            "status_not_modified": t.status_not_modified,
+            "status_not_modified": t.status_not_modified, "cpu_ms_per_saga": cpu,
             "errors": t.errors[:20], "error_count": len(t.errors),
             "wall_s": done.ended - done.started,
         }
@@ -198,9 +215,26 @@ class Bench:
     def warm_sagas(self, clients: int) -> None:
         self.sagas(2 * clients, clients, self.args.poll_interval)
 
+    def trace(self) -> None:
+        """Round trips of one booking, counted in-process before any worker runs."""
+        import bench_trace
+
+        broker = redis.Redis.from_url(self.stack.env["CELERY_BROKER_URL"])
+        # Twice: the first pays for connections and caches; the second is the steady state.
+        for flight, [seat] in self.pool.jobs(2):
+            trace = bench_trace.trace_one(self.app, self.tokens[0], flight, seat, broker)
+        trace["baseline chain"] = {"broker_message_bytes": [bench_trace.baseline_message_bytes(broker)]}
+        self.results["trace"] = trace
+        for part, count in trace.items():
+            if "sql_statements" in count:
+                log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits), "
+                    f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms")
+
     def run_main(self) -> None:
         a, r = self.args, self.results
         k = a.workers
+        log("trace: one booking's round trips, in-process")
+        self.trace()
 
         def baseline_rounds() -> dict:
             self.warm_baseline(a.clients)

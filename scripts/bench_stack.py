@@ -64,6 +64,17 @@ def participant_url(settings: Settings, name: str) -> str:
     return f"{settings.database_url}{separator}options={quote(f'-csearch_path=bench_{name}')}"
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
 class Stack:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -135,6 +146,16 @@ class Stack:
     def _log_text(self, proc: subprocess.Popen) -> str:
         name = next(n for n, p in self.procs.items() if p is proc)
         return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU of each running process group so far (process and its descendants)."""
+        return {name: sum(_cpu(pid) for pid in self.tree(proc.pid)) for name, proc in self.procs.items()}
+
+    def tree(self, pid: int) -> list[int]:
+        pids = [pid]
+        for child in self.children(pid):
+            pids.extend(self.tree(child))
+        return pids
 
     @staticmethod
     def children(pid: int) -> list[int]:
