@@ -32,7 +32,7 @@ import bench_load
 import bench_report
 import httpx
 import redis
-from bench_stack import ROOT, Settings, Stack
+from bench_stack import ROOT, Settings, Stack, log
 
 # The booking app and celeryconfig are imported from the project's root.
 sys.path.insert(1, str(ROOT))
@@ -67,10 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
     return args
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 class SeatPool:
@@ -124,8 +120,8 @@ class Bench:
         self.app = create_app()
         a = self.args
         warmups = 4 * a.clients * (3 if a.growth else 2)
-        needed = (warmups + a.serial + a.sagas * (2 if a.profile else 1)
-                  + (a.sagas // 2 + 200 if a.growth else 0))
+        needed = (warmups + a.serial + a.sagas * (2 if a.profile else 1) + 2
+                  + (2 * max(60, a.sagas // 2) + 200 + 2 * a.clients if a.growth else 0))
         flights = max(4, -(-needed // 162) + 1)
         self.tokens = bench_data.create_users(self.app, max(a.clients, 8))
         self.flights = bench_data.create_flights(self.app, flights)

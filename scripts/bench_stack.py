@@ -26,6 +26,10 @@ SCRIPTS = ROOT / "scripts"
 VENV_BIN = Path(sys.executable).parent
 
 
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
