@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from tests.participants import wire_participants
 
 from app.errors import (
     BusinessError,
@@ -21,6 +20,7 @@ from app.errors import (
 from app.participants import loyalty_client, payment_client
 from app.participants.loyalty.client import Award, Balance, LoyaltyClient
 from app.participants.payment.client import CardToken, Payment, PaymentClient
+from tests.participants import wire_participants
 
 NEXT_YEAR = date.today().year + 1
 
