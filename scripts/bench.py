@@ -223,7 +223,8 @@ class Bench:
         self.results["trace"] = trace
         for part, count in trace.items():
             if "sql_statements" in count:
-                log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits), "
+                log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits, "
+                    f"{count['pool_checkouts']} pool checkouts), "
                     f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms")
 
     def run_main(self) -> None:
@@ -252,7 +253,7 @@ class Bench:
                 import bench_profile
 
                 log("profile round under py-spy (its figures are not used)")
-                out["profile"] = bench_profile.profile_round(self, a.sagas, a.clients)
+                out["profile"] = bench_profile.profile_round(self, min(a.sagas, 150), a.clients)
             return out
 
         log(f"saga: {a.sagas} bookings, {a.clients} clients, {k} worker processes")

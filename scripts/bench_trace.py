@@ -25,13 +25,14 @@ STEPS = ("reserve_seat", "authorize_payment", "award_miles", "confirm_booking")
 class Count:
     sql: int = 0
     commits: int = 0
+    checkouts: int = 0  # each one pings the server first (pool_pre_ping)
     redis: Counter = field(default_factory=Counter)  # round trips by DB number
     http: list[str] = field(default_factory=list)
     ms: float = 0.0
     statements: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"sql_statements": self.sql, "sql_commits": self.commits,
+        return {"sql_statements": self.sql, "sql_commits": self.commits, "pool_checkouts": self.checkouts,
                 "redis_round_trips": dict(self.redis), "http_calls": self.http, "ms": round(self.ms, 1),
                 "statements": self.statements}
 
@@ -68,10 +69,15 @@ class Counters:
             if counters.current is not None:
                 counters.current.commits += 1
 
+        def on_checkout(dbapi_connection, record, proxy):
+            if counters.current is not None:
+                counters.current.checkouts += 1
+
         redis.connection.Connection.send_packed_command = counted_send
         httpx.Client.send = counted_http
         event.listen(self.engine, "before_cursor_execute", on_execute)
         event.listen(self.engine, "commit", on_commit)
+        event.listen(self.engine.pool, "checkout", on_checkout)
         try:
             yield self
         finally:
@@ -79,6 +85,7 @@ class Counters:
             httpx.Client.send = http_send
             event.remove(self.engine, "before_cursor_execute", on_execute)
             event.remove(self.engine, "commit", on_commit)
+            event.remove(self.engine.pool, "checkout", on_checkout)
 
     def measure(self, call: Callable[[], object]) -> tuple[Count, object]:
         self.current = Count()
