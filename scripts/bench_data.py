@@ -284,7 +284,7 @@ def seat_map_sql_ms(app: Flask, flight_id: int, repeat: int) -> list[float]:
                       .order_by(Seat.row, Seat.letter)).all()
             s.execute(select(Hold.seats).where(Hold.flight_id == flight_id, Hold.active_clause())).all()
             s.execute(select(TicketSeat.seat_number).where(TicketSeat.flight_id == flight_id,
-                                                          TicketSeat.active.is_(True))).all()
+                                                          TicketSeat.active_clause())).all()
             s.rollback()
             timings.append((time.perf_counter() - started) * 1000)
     return timings
