@@ -274,7 +274,7 @@ def _taken_in_sql(flight_id: int, seats: list[str]) -> list[str]:
         db.session.scalars(
             select(TicketSeat.seat_number).where(
                 TicketSeat.flight_id == flight_id,
-                TicketSeat.active.is_(True),
+                TicketSeat.active_clause(),
                 TicketSeat.seat_number.in_(seats),
             )
         )
