@@ -21,11 +21,11 @@ SEARCH_FIELDS = ("origin", "destination", "date")
 BOOKINGS_PER_PAGE = 20
 # SPEC.md §6, shown on the checkout page for trying the saga's outcomes.
 TEST_CARDS = (
-    ("4242 4242 4242 4242", "Visa: approved"),
-    ("5555 5555 5555 4444", "Mastercard: approved"),
-    ("4000 0000 0000 0002", "declined: the saga undoes the hold"),
-    ("4000 0000 0000 9995", "insufficient funds"),
-    ("4000 0000 0000 0119", "payment service errors: retried, then undone"),
+    ("4242 4242 4242 4242", "Visa, approved"),
+    ("5555 5555 5555 4444", "Mastercard, approved"),
+    ("4000 0000 0000 0002", "Declined"),
+    ("4000 0000 0000 9995", "Declined: insufficient funds"),
+    ("4000 0000 0000 0119", "The payment service fails: retried, then undone"),
 )
 
 _flight_query = FlightQuerySchema()

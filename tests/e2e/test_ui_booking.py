@@ -102,7 +102,24 @@ def outcome(page: Page):
     return page.locator("#outcome")
 
 
+def others_on_the_flight(stack, number: str) -> None:
+    """Another traveller books 14A-14B and holds 12C-12D; the admin takes 1A out of sale."""
+    flight = flight_id(stack, number)
+    httpx.post(f"{stack.base_url}/api/v1/auth/register", timeout=10,
+               json={"email": "other@example.com", "password": PASSWORD, "name": "Other Traveller"})
+    other = bearer(stack, "other@example.com")
+    booked = book_via_api(stack, other, flight, ["14A", "14B"], "4242424242424242")
+    assert wait_until_ended(stack, other, booked)["status"] == "confirmed"
+    held = httpx.post(f"{stack.base_url}/api/v1/flights/{flight}/holds", headers=other, timeout=10,
+                      json={"seats": ["12C", "12D"]})
+    assert held.status_code == 201, held.text
+    blocked = httpx.put(f"{stack.base_url}/api/v1/admin/flights/{flight}/seats/1A", timeout=10,
+                        headers=bearer(stack, ADMIN["email"], ADMIN["password"]), json={"blocked": True})
+    assert blocked.status_code == 200, blocked.text
+
+
 def test_the_happy_path_from_sign_up_to_booked(page, stack):
+    others_on_the_flight(stack, "SA101")
     page.goto("/")
     screenshot(page, "search")
     sign_up(page, "ada@example.com")
@@ -114,11 +131,15 @@ def test_the_happy_path_from_sign_up_to_booked(page, stack):
     page.get_by_role("link", name="Choose seats on SA101").click()
 
     expect(seat(page, "12A")).to_have_attribute("aria-label", "12A economy, available, 150.00 USD")
+    expect(seat(page, "12C")).to_have_attribute("aria-label", "12C economy, held by someone else, 150.00 USD")
+    expect(seat(page, "14A")).to_have_attribute("aria-label", "14A economy, booked, 150.00 USD")
+    expect(seat(page, "1A")).to_have_attribute("aria-label", "1A first, not for sale, 1,200.00 USD")
     pick(page, "2C", "12A")
     expect(seat(page, "2C")).to_have_attribute("aria-label", "2C first, held by you, 1,200.00 USD")
     expect(seat(page, "2C")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#picks-total")).to_have_text("Total 1,350.00 USD")
     expect(page.locator("#countdown-time")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "seat-map")
     page.set_viewport_size({"width": 390, "height": 844})
     page.evaluate("window.scrollTo(0, 0)")

@@ -71,6 +71,7 @@ def new_page(browser: Browser, stack: Stack, *, phone: bool = False) -> Page:
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:
     if os.environ.get("SAVE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)  # no hover highlight on whatever ended up under the pointer
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page, animations="disabled")
 
 

@@ -26,3 +26,4 @@ document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-cancel]");
   if (button) cancel(button);
 });
+for (const button of document.querySelectorAll("button[data-cancel]")) button.disabled = false;

@@ -137,6 +137,7 @@ function expired() {
 }
 
 form.addEventListener("submit", submit);
+payButton.disabled = false;
 form.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-card]");
   if (!button) return;
