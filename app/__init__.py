@@ -21,12 +21,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
     init_redis(app)
 
-    from app import auth, cli, participants
+    from app import auth, cli, participants, web
     from app.api import init_app as init_api
 
     auth.init_app(app)
     participants.init_app(app)
     init_api(app)
+    web.init_app(app)
     cli.init_app(app)
     celery_init_app(app)
     return app
