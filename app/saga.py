@@ -137,11 +137,9 @@ def confirm_booking(saga: Saga) -> None:
     if saga.ticket is None:
         _issue_ticket(saga)
     try:
-        client = payment_client()
-        charge = client.lookup(key(saga, "authorize_payment"))
-        if charge is None or charge.status == "authorized":
-            client.capture(saga.payment_authorization_id, saga.amount,
-                           idempotency_key=key(saga, "capture_payment"))
+        # Both writes are idempotent by their keys: a retry replays them instead of repeating them.
+        payment_client().capture(saga.payment_authorization_id, saga.amount,
+                                 idempotency_key=key(saga, "capture_payment"))
         loyalty_client().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
     except Exception as exc:  # past the pivot every failure is retried, never compensated
         raise RetryForward(exc) from exc
