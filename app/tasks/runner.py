@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -15,7 +13,7 @@ from flask import current_app
 from app import saga as definition
 from app import saga_log
 from app.errors import RetryForward, TransientError
-from app.extensions import db, get_redis
+from app.extensions import db
 from app.models import SagaStatus, StepKind, StepStatus
 
 log = logging.getLogger("saga")
@@ -36,37 +34,8 @@ def backoff(retries: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-SAGA_LOCK = "saga-lock:{saga_id}"
-# Longer than a task's hard time limit (celeryconfig.task_time_limit), so a live holder keeps it.
-SAGA_LOCK_SECONDS = 75
-
-
-@contextmanager
-def one_delivery_at_a_time(task: Task, saga_id: str) -> Iterator[None]:
-    """Deliveries of one saga's tasks take turns: a duplicate (redelivered after a crash, or a
-    re-drive racing the original) waits, then finds the step done and skips it."""
-    lock = get_redis().lock(SAGA_LOCK.format(saga_id=saga_id), timeout=SAGA_LOCK_SECONDS,
-                            blocking_timeout=2)
-    try:
-        acquired = lock.acquire()
-    except TRANSIENT as exc:
-        raise task.retry(exc=exc, countdown=backoff(task.request.retries), max_retries=None) from exc
-    if not acquired:
-        raise task.retry(countdown=1, max_retries=None)
-    try:
-        yield
-    finally:
-        with suppress(redis.exceptions.RedisError):  # an expired lock is already free
-            lock.release()
-
-
 def run_action(task: Task, saga_id: str, name: str) -> None:
     """Run action `name`; on a failure for good re-raise it, so the chain's errback compensates."""
-    with one_delivery_at_a_time(task, saga_id):
-        _run_action(task, saga_id, name)
-
-
-def _run_action(task: Task, saga_id: str, name: str) -> None:
     if not _predecessors_done(saga_id, name):
         log.info("saga %s: %s delivered before its turn, skipped", saga_id, name,
                  extra={"saga_id": saga_id, "step": name})
@@ -129,11 +98,6 @@ def _undo_late_success(saga_id: str, name: str) -> None:
 
 def run_compensation(task: Task, saga_id: str, name: str) -> None:
     """Run compensation `name`; when it cannot finish, record a debt and let the chain go on."""
-    with one_delivery_at_a_time(task, saga_id):
-        _run_compensation(task, saga_id, name)
-
-
-def _run_compensation(task: Task, saga_id: str, name: str) -> None:
     saga = saga_log.start_step(saga_id, name, StepKind.COMPENSATION, task.request.id,
                                {SagaStatus.COMPENSATING, SagaStatus.CANCELLING})
     if saga is None:
