@@ -21,9 +21,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
     init_redis(app)
 
-    from app import auth, cli, participants, web
+    from app import auth, cli, observability, participants, web
     from app.api import init_app as init_api
 
+    observability.init_app(app)
     auth.init_app(app)
     participants.init_app(app)
     init_api(app)

@@ -15,6 +15,7 @@ from app.errors import failure_reason
 from app.extensions import db
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
+from app.observability import metrics
 
 log = logging.getLogger("saga")
 
@@ -40,6 +41,7 @@ def transition(saga_id: str, source: set[str] | str, target: str, **values: obje
     won = result.rowcount == 1
     if won:
         log.info("saga %s -> %s", saga_id, target, extra={"saga_id": saga_id, "status": target})
+        metrics.saga_transitioned(saga_id, target)
     return won
 
 
@@ -108,11 +110,12 @@ def finish_step(saga_id: str, name: str, status: str, error: BaseException | Non
         step.error_message = str(error)[:MESSAGE_LIMIT]
     elif status == StepStatus.SUCCEEDED:
         step.error_code = step.error_message = None
-    error_code = step.error_code  # read before the commit expires it (a reload is a query)
+    error_code, kind = step.error_code, step.kind  # read before the commit expires them
     _touch(saga_id)
     db.session.commit()
     log.info("saga %s: %s %s", saga_id, name, status,
              extra={"saga_id": saga_id, "step": name, "step_status": status, "error": error_code})
+    metrics.step_finished(kind, name, status)
 
 
 def begin_compensation(saga_id: str, failed_step: str, error: BaseException,
