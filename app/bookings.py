@@ -39,8 +39,19 @@ class Started:
 
 
 def request_fingerprint(body: dict) -> str:
-    """A keyed hash of the request body: compares retries without keeping the card number."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    """A keyed hash of the request body, in which the card is only its last 4 digits and expiry.
+
+    Not even a keyed hash of the number or the CVC is kept: with the last 4 known (the saga row
+    has them) and an issuer's 6-digit prefix guessed, a 16-digit number has 10^5 Luhn-valid
+    candidates and a CVC 10^3, so anyone holding SECRET_KEY and this table could try them all.
+    A retry that changes only the card's middle digits or CVC counts as the same request and
+    replays its booking; no second card is charged.
+    """
+    card = body["payment"]
+    digits = "".join(char for char in card["card_number"] if char.isdigit())
+    comparable = {**body, "payment": {"last4": digits[-4:], "exp_month": card["exp_month"],
+                                      "exp_year": card["exp_year"]}}
+    canonical = json.dumps(comparable, sort_keys=True, separators=(",", ":"), default=str)
     return hmac.new(current_app.config["SECRET_KEY"].encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 

@@ -27,6 +27,12 @@ def logging_from_env() -> dict:
     }
 
 
+def _optional_bool(name: str) -> bool | None:
+    """True or False when the variable is set, None (the app decides) when it is not."""
+    value = os.environ.get(name)
+    return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_env() -> dict:
     """Every setting the booking service reads, with its default."""
     return {
@@ -66,6 +72,22 @@ def from_env() -> dict:
         # A step does not start with less hold time left than this; the hold is extended first.
         "SAGA_STEP_BUDGET_SECONDS": _int("SAGA_STEP_BUDGET_SECONDS", 60),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
+        # Where the counters live; unset means REDIS_URL (app/api/limits.py).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI"),
+        "RATELIMIT_LOGIN": os.environ.get("RATELIMIT_LOGIN", "10/minute"),  # per address and email
+        "RATELIMIT_LOGIN_PER_ADDRESS": os.environ.get("RATELIMIT_LOGIN_PER_ADDRESS", "60/minute"),
+        "RATELIMIT_REGISTER": os.environ.get("RATELIMIT_REGISTER", "5/minute"),  # per address
+        "RATELIMIT_HOLDS": os.environ.get("RATELIMIT_HOLDS", "30/minute"),  # per user
+        "RATELIMIT_BOOKINGS": os.environ.get("RATELIMIT_BOOKINGS", "30/minute"),  # per user
+        # How many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts neither header.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
+        # Browser cookies: unset SESSION_COOKIE_SECURE means Secure in production (app/security.py).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "API_TITLE": "Flight booking",
         "API_VERSION": "v1",

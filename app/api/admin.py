@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from flask_smorest import Blueprint
 
 from app import bookings, catalog, recovery, saga_log
@@ -46,19 +48,20 @@ def list_sagas(query: dict) -> dict:
     return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
 
 
-@blp.post("/admin/sagas/<saga_id>/retry")
+@blp.post("/admin/sagas/<uuid:saga_id>/retry")
 @admin_required
 @blp.doc(security=BEARER)
 @problem_responses(401, 403, 404, 409)
 @blp.response(202, BookingSchema)
-def retry_saga(saga_id: str) -> Saga:
+def retry_saga(saga_id: UUID) -> Saga:
     """Re-drive a saga: pay a needs_attention saga's debts now, or push a stuck one on."""
-    saga = saga_log.load(saga_id)
+    # A UUID in the route: any other id is a 404 before it reaches SQL (PostgreSQL rejects a NUL).
+    saga = saga_log.load(str(saga_id))
     if saga is None:
         raise Problem(404, "No such saga.")
-    redrive = recovery.retry_now(saga_id)
+    redrive = recovery.retry_now(saga.id)
     if redrive is None:
         raise Problem(409, f"Nothing to retry: the saga is {saga.status} with no open debt.",
                       type="nothing-to-retry")
     dispatch(redrive)
-    return saga_log.load(saga_id)
+    return saga_log.load(saga.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
@@ -21,6 +22,12 @@ log = logging.getLogger("saga")
 blp = Blueprint("bookings", __name__, url_prefix="/api/v1", description="Bookings: the saga.")
 
 
+@blp.before_request
+def _authenticate() -> None:
+    # Before the body is parsed, as for holds: an anonymous caller gets 401, not validation errors.
+    require_user()
+
+
 def etag(saga: Saga) -> str:
     return f"{saga.id}.{saga.version}"
 
@@ -35,8 +42,10 @@ def booking_response(saga: Saga, status: int = 200) -> tuple[Saga, int, dict]:
 
 def _idempotency_key() -> str | None:
     value = request.headers.get("Idempotency-Key")
-    if value is not None and not 1 <= len(value) <= 255:
-        raise Problem(400, "Idempotency-Key must be 1 to 255 characters.", type="bad-idempotency-key")
+    # Printable only: PostgreSQL cannot even compare text holding a NUL.
+    if value is not None and not (1 <= len(value) <= 255 and value.isprintable()):
+        raise Problem(400, "Idempotency-Key must be 1 to 255 printable characters.",
+                      type="bad-idempotency-key")
     return value
 
 
@@ -86,35 +95,37 @@ def list_bookings(query: dict) -> dict:
     return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
 
 
-@blp.get("/bookings/<saga_id>")
+@blp.get("/bookings/<uuid:saga_id>")
 @blp.doc(security=BEARER)
 @problem_responses(401, 404)
 @blp.response(200, BookingSchema)
 @blp.alt_response(304, description="Not modified since the ETag given in If-None-Match")
-def get_booking(saga_id: str):
+def get_booking(saga_id: UUID):
     """A booking and its saga log; carries Retry-After while it is still running."""
-    saga = _own_booking(saga_id)
+    saga = _own_booking(saga_id, admin_sees_all=True)
     response = booking_response(saga)
     if request.if_none_match.contains_weak(etag(saga)):
         return Response(status=304, headers=response[2])
     return response
 
 
-@blp.post("/bookings/<saga_id>/cancel")
+@blp.post("/bookings/<uuid:saga_id>/cancel")
 @blp.doc(security=BEARER)
 @problem_responses(401, 404, 409)
 @blp.response(202, BookingSchema)
-def cancel_booking(saga_id: str):
-    """Cancel a confirmed booking: seats freed, payment refunded, miles reversed."""
-    saga = _own_booking(saga_id)
+def cancel_booking(saga_id: UUID):
+    """Cancel a confirmed booking of yours: seats freed, payment refunded, miles reversed."""
+    saga = _own_booking(saga_id, admin_sees_all=False)
     if not saga_tasks.cancel(saga.id):
         raise Problem(409, f"Only a confirmed booking can be cancelled; this one is {saga.status}.",
                       type="not-cancellable")
     return booking_response(saga_log.load(saga.id), 202)
 
 
-def _own_booking(saga_id: str) -> Saga:
-    saga = bookings.find_booking(require_user(), saga_id)
-    if saga is None:
+def _own_booking(saga_id: UUID, *, admin_sees_all: bool) -> Saga:
+    """The caller's booking; administrators see every booking but change only their own (as holds)."""
+    user = require_user()
+    saga = bookings.find_booking(user, str(saga_id))
+    if saga is None or (saga.user_id != user.id and not admin_sees_all):
         raise Problem(404, "No such booking.")
     return saga

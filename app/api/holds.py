@@ -11,11 +11,13 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.api.problems import Problem
+from app.api.schemas.common import printable
 from app.auth import require_user
+from app.catalog import find_flight
 from app.errors import HoldStoreUnavailable, SeatUnavailable
 from app.extensions import db
 from app.holds import HoldInUse, HoldLimitReached, HoldRejected, take_hold, withdraw_hold
-from app.models import Flight, Hold, HoldStatus
+from app.models import Hold, HoldStatus
 from app.models.flight import seat_numbers
 
 blp = Blueprint(
@@ -30,9 +32,10 @@ class HoldRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    # Bounded here only to keep requests small; take_hold owns the rules (count, duplicates, map).
+    # Bounded here only to keep requests small and free of control characters (PostgreSQL rejects
+    # a NUL); take_hold owns the rules (count, duplicates, map).
     seats = fields.List(
-        fields.String(validate=validate.Length(min=1, max=8)),
+        fields.String(validate=[validate.Length(min=1, max=8), printable]),
         required=True,
         validate=validate.Length(max=len(seat_numbers())),
         metadata={"example": ["12A", "12B"]},
@@ -46,7 +49,9 @@ class HoldSchema(Schema):
     # `expired` as soon as expires_at passes, before any sweep.
     status = fields.String(attribute="public_status", validate=validate.OneOf(list(HoldStatus)))
     expires_at = fields.DateTime()
-    amount = fields.Decimal(places=2, as_string=True)
+    # A decimal string on the wire, and documented as one (apispec would say "number").
+    amount = fields.Decimal(places=2, as_string=True,
+                            metadata={"type": "string", "format": "decimal", "example": "1350.00"})
     currency = fields.String()
 
 
@@ -65,7 +70,8 @@ def _authenticate() -> None:
 @blp.alt_response(429, description="Too many active holds; see Retry-After.")
 def create_hold(body: dict, flight_id: int) -> Hold:
     """Hold seats of a flight, all or none."""
-    flight = db.session.get(Flight, flight_id)
+    # find_flight knows the id column's range: PostgreSQL refuses to even compare a larger id.
+    flight = find_flight(flight_id)
     if flight is None:
         raise Problem(404, f"There is no flight {flight_id}.")
     with _as_problems():

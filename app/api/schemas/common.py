@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 
 class FullMatch(validate.Regexp):
@@ -73,8 +73,15 @@ MAX_PAGE_SIZE = 100
 
 
 class PageArgsSchema(Schema):
+    """The base of every query-string schema: `?page=&page_size=`, and no parameter it does not know."""
+
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
+
+    def load(self, data, *, many=None, partial=None, unknown=None):
+        # webargs loads query strings with unknown=EXCLUDE, which would silently drop a mistyped
+        # parameter (`?pagesize=100`); refused here like an unknown field of a body.
+        return super().load(data, many=many, partial=partial, unknown=RAISE)
 
 
 class PageSchema(Schema):
