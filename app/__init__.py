@@ -21,15 +21,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
     init_redis(app)
 
-    from app import auth, cli, participants, security
+    from app import auth, cli, observability, participants, security, web
     from app.api import init_app as init_api
     from app.api import limits
 
+    observability.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     participants.init_app(app)
     init_api(app)
-    limits.init_app(app)  # after the API: it wraps the views it limits
+    web.init_app(app)
+    limits.init_app(app)  # after the API and the pages: it wraps the views it limits
     cli.init_app(app)
     celery_init_app(app)
     return app

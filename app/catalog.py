@@ -149,7 +149,9 @@ def search_flights(
 def _taken():
     """A seat no one can have: blocked, or on an active ticket."""
     booked = exists().where(
-        TicketSeat.active, TicketSeat.flight_id == Seat.flight_id, TicketSeat.seat_number == Seat.number
+        TicketSeat.active_clause(),
+        TicketSeat.flight_id == Seat.flight_id,
+        TicketSeat.seat_number == Seat.number,
     )
     return or_(Seat.blocked, booked)
 
@@ -212,7 +214,9 @@ def seat_map(
     rows = db.session.execute(seats.order_by(Seat.row, Seat.letter)).all()
     booked = set(
         db.session.scalars(
-            select(TicketSeat.seat_number).where(TicketSeat.flight_id == flight.id, TicketSeat.active)
+            select(TicketSeat.seat_number).where(
+                TicketSeat.flight_id == flight.id, TicketSeat.active_clause()
+            )
         )
     )
     held: set[str] = set()

@@ -24,9 +24,19 @@ def _optional_bool(name: str) -> bool | None:
     return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def logging_from_env() -> dict:
+    """How every process logs: JSON lines in production, text for a developer's terminal."""
+    production = os.environ.get("APP_ENV", "development") == "production"
+    return {
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text").lower(),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+    }
+
+
 def from_env() -> dict:
     """Every setting the booking service reads, with its default."""
     return {
+        **logging_from_env(),
         "ENV": os.environ.get("APP_ENV", "development"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": os.environ.get(
@@ -39,6 +49,8 @@ def from_env() -> dict:
         "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
         "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
         "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
+        # A worker on a machine without a web process serves its metrics on this port (0: off).
+        "WORKER_METRICS_PORT": _int("WORKER_METRICS_PORT", 0),
         "PARTICIPANT_CONNECT_TIMEOUT": _float("PARTICIPANT_CONNECT_TIMEOUT", 2.0),
         "PARTICIPANT_READ_TIMEOUT": _float("PARTICIPANT_READ_TIMEOUT", 5.0),
         "HOLD_TTL_SECONDS": _int("HOLD_TTL_SECONDS", 600),

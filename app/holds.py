@@ -23,6 +23,7 @@ from flask import current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import seat_holds
 from app.catalog import quote
@@ -101,7 +102,7 @@ def take_hold(
             raise SeatUnavailable(f"Already held: {', '.join(taken)}.", seats=taken)
         acquired = True
         # Redis may have lost keys (restart, failover): the rows decide.
-        taken = _taken_in_sql(flight_id, seats)
+        taken = _taken_in_sql(flight_id, seats, saga_id)
         if taken:
             raise SeatUnavailable(f"Already held or booked: {', '.join(taken)}.", seats=taken)
         hold = Hold(
@@ -117,12 +118,25 @@ def take_hold(
         )
         db.session.add(hold)
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        twin = _hold_of_saga(saga_id)
+        if twin is None:
+            raise
+        # A duplicate delivery of the same saga step inserted it first; the keys are both ours.
+        return twin
     except BaseException:
         db.session.rollback()
-        if acquired:
+        if acquired and _hold_of_saga(saga_id) is None:
             _release_quietly(flight_id, seats, token)
         raise
     return hold
+
+
+def _hold_of_saga(saga_id: str | None) -> Hold | None:
+    if saga_id is None:
+        return None
+    return db.session.scalars(select(Hold).where(Hold.saga_id == saga_id)).first()
 
 
 def hold_token(saga_id: str | None = None) -> str:
@@ -262,19 +276,20 @@ def _check_limit(user_id: int, limit: int) -> None:
         raise HoldLimitReached(limit, retry_after=max(1, wait))
 
 
-def _taken_in_sql(flight_id: int, seats: list[str]) -> list[str]:
-    """The seats an active hold row or an active ticket already covers."""
+def _taken_in_sql(flight_id: int, seats: list[str], saga_id: str | None = None) -> list[str]:
+    """The seats an active hold row (not this saga's own) or an active ticket already covers."""
     wanted = set(seats)
     covered: set[str] = set()
-    for held in db.session.scalars(
-        select(Hold.seats).where(Hold.flight_id == flight_id, Hold.active_clause())
-    ):
+    others = select(Hold.seats).where(Hold.flight_id == flight_id, Hold.active_clause())
+    if saga_id is not None:
+        others = others.where((Hold.saga_id != saga_id) | Hold.saga_id.is_(None))
+    for held in db.session.scalars(others):
         covered.update(wanted.intersection(held))
     covered.update(
         db.session.scalars(
             select(TicketSeat.seat_number).where(
                 TicketSeat.flight_id == flight_id,
-                TicketSeat.active.is_(True),
+                TicketSeat.active_clause(),
                 TicketSeat.seat_number.in_(seats),
             )
         )

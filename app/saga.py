@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import holds, seat_holds
@@ -59,6 +59,9 @@ def keep_hold_for_next_step(saga: Saga) -> None:
 
 def reserve_seat(saga: Saga) -> None:
     """Take a hold on every seat (or keep the one adopted at POST), long enough for the saga."""
+    # On PostgreSQL the row lock makes two deliveries of this step at once take turns, so the second
+    # finds the first's hold instead of refusing its own seats; SQLite ignores FOR UPDATE.
+    db.session.execute(select(Saga.id).where(Saga.id == saga.id).with_for_update())
     hold = saga_hold(saga)
     if hold is None:
         flight = db.session.get(Flight, saga.flight_id)
@@ -134,14 +137,15 @@ def reverse_miles(saga: Saga) -> None:
 
 def confirm_booking(saga: Saga) -> None:
     """Issue the ticket behind the fence; then capture and post miles, retrying forward only."""
-    if saga.ticket is None:
+    issued_before = saga.ticket is not None
+    if not issued_before:
         _issue_ticket(saga)
     try:
-        client = payment_client()
-        charge = client.lookup(key(saga, "authorize_payment"))
-        if charge is None or charge.status == "authorized":
-            client.capture(saga.payment_authorization_id, saga.amount,
-                           idempotency_key=key(saga, "capture_payment"))
+        if issued_before:
+            _release_keys(saga)  # the run that issued the ticket may have died before releasing them
+        # Both writes are idempotent by their keys: a retry replays them instead of repeating them.
+        payment_client().capture(saga.payment_authorization_id, saga.amount,
+                                 idempotency_key=key(saga, "capture_payment"))
         loyalty_client().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
     except Exception as exc:  # past the pivot every failure is retried, never compensated
         raise RetryForward(exc) from exc
@@ -163,6 +167,8 @@ def _issue_ticket(saga: Saga) -> None:
     ).rowcount
     if consumed != 1:
         db.session.rollback()
+        if db.session.execute(db.select(Ticket.id).filter_by(saga_id=saga.id)).first():
+            return  # a duplicate delivery of this step issued the ticket a moment ago
         raise HoldExpired(f"hold {hold.id} lapsed before the booking was confirmed")
     ticket = Ticket(saga_id=saga.id, reference=_reference(), flight_id=saga.flight_id,
                     user_id=saga.user_id)
@@ -175,6 +181,12 @@ def _issue_ticket(saga: Saga) -> None:
         # The partial unique index on active (flight, seat): the final guard against a double sale.
         raise SeatUnavailable("a seat was sold to another booking") from exc
     seat_holds.release(get_redis(), hold.flight_id, hold.seats, hold.token)
+
+
+def _release_keys(saga: Saga) -> None:
+    hold = saga_hold(saga)
+    if hold is not None:
+        seat_holds.release(get_redis(), hold.flight_id, hold.seats, hold.token)
 
 
 REFERENCE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"

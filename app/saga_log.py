@@ -15,6 +15,7 @@ from app.errors import failure_reason
 from app.extensions import db
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
+from app.observability import metrics
 
 log = logging.getLogger("saga")
 
@@ -40,6 +41,7 @@ def transition(saga_id: str, source: set[str] | str, target: str, **values: obje
     won = result.rowcount == 1
     if won:
         log.info("saga %s -> %s", saga_id, target, extra={"saga_id": saga_id, "status": target})
+        metrics.saga_transitioned(saga_id, target)
     return won
 
 
@@ -64,9 +66,11 @@ def add_steps(saga: Saga, names: list[str], kind: str) -> None:
 
 def start_step(saga_id: str, name: str, kind: str, task_id: str | None, runnable: set[str]) -> Saga | None:
     """Record an attempt of `name`; None (do nothing) unless the saga is in a `runnable` status."""
-    if kind == StepKind.ACTION:
-        transition(saga_id, SagaStatus.PENDING, SagaStatus.RUNNING)
     saga = load(saga_id)
+    # Only a saga's first step finds it pending: the others skip an UPDATE and a commit.
+    if kind == StepKind.ACTION and saga is not None and saga.status == SagaStatus.PENDING:
+        transition(saga_id, SagaStatus.PENDING, SagaStatus.RUNNING)
+        saga = load(saga_id)
     if saga is None or saga.status not in runnable:
         log.info("saga %s: %s skipped, saga is %s", saga_id, name, saga and saga.status,
                  extra={"saga_id": saga_id, "step": name})
@@ -82,10 +86,11 @@ def start_step(saga_id: str, name: str, kind: str, task_id: str | None, runnable
     step.attempts = (step.attempts or 0) + 1
     step.started_at = step.started_at or now
     step.task_id = task_id
+    attempts = step.attempts  # read before the commit expires it (a reload is a query)
     _touch(saga_id)
     db.session.commit()
-    log.info("saga %s: %s attempt %d", saga_id, name, step.attempts,
-             extra={"saga_id": saga_id, "step": name, "attempt": step.attempts, "task_id": task_id})
+    log.info("saga %s: %s attempt %d", saga_id, name, attempts,
+             extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
     return saga
 
 
@@ -105,11 +110,12 @@ def finish_step(saga_id: str, name: str, status: str, error: BaseException | Non
         step.error_message = str(error)[:MESSAGE_LIMIT]
     elif status == StepStatus.SUCCEEDED:
         step.error_code = step.error_message = None
+    error_code, kind = step.error_code, step.kind  # read before the commit expires them
     _touch(saga_id)
     db.session.commit()
     log.info("saga %s: %s %s", saga_id, name, status,
-             extra={"saga_id": saga_id, "step": name, "step_status": status,
-                    "error": step.error_code})
+             extra={"saga_id": saga_id, "step": name, "step_status": status, "error": error_code})
+    metrics.step_finished(kind, name, status)
 
 
 def begin_compensation(saga_id: str, failed_step: str, error: BaseException,

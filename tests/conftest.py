@@ -56,6 +56,20 @@ def teardown_app(app) -> None:
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():
+    """Argon2id with the smallest cost: the production cost is ~0.1-0.5 s a hash on this machine,
+    which dominates tests that create users. The algorithm and code path are the same."""
+    from argon2 import PasswordHasher
+
+    from app import auth
+
+    production = auth._hasher
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth._hasher = production
+
+
 @pytest.fixture
 def app(tmp_path):
     """A booking app with fakeredis; unit tests run inside its app context."""

@@ -25,13 +25,15 @@ class Hold(db.Model):
     __table_args__ = (
         Index("ix_holds_flight_active", "flight_id", "status", "expires_at"),
         Index("ix_holds_user_active", "user_id", "status", "expires_at"),
+        # One hold per saga, so duplicate deliveries of reserve_seat cannot take two.
+        Index("uq_holds_saga_id", "saga_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     flight_id: Mapped[int] = mapped_column(ForeignKey("flights.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # The saga that took or adopted this hold; only it may consume the hold.
-    saga_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    saga_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # The value of the hold's Redis keys: compare-and-delete and the fence check it.
     token: Mapped[str] = mapped_column(String(64))
     seats: Mapped[list[str]] = mapped_column(JSON)

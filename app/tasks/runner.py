@@ -36,11 +36,22 @@ def backoff(retries: int) -> float:
 
 def run_action(task: Task, saga_id: str, name: str) -> None:
     """Run action `name`; on a failure for good re-raise it, so the chain's errback compensates."""
+    if not _predecessors_done(saga_id, name):
+        log.info("saga %s: %s delivered before its turn, skipped", saga_id, name,
+                 extra={"saga_id": saga_id, "step": name})
+        return
     saga = saga_log.start_step(saga_id, name, StepKind.ACTION, task.request.id, {SagaStatus.RUNNING})
     if saga is None:
         return
-    if saga.step(name).status == StepStatus.SUCCEEDED:
-        return  # a duplicate delivery of a step that already finished
+    if saga.step(name).status != StepStatus.SUCCEEDED:  # else a duplicate of a finished step
+        _attempt(task, saga, name)
+    if definition.STEPS[-1].name == name:
+        # Also on a re-drive: the step may have finished without the saga being marked confirmed.
+        saga_log.transition(saga_id, SagaStatus.RUNNING, SagaStatus.CONFIRMED)
+
+
+def _attempt(task: Task, saga, name: str) -> None:
+    saga_id = saga.id
     try:
         if name != definition.ACTION_NAMES[0]:
             definition.keep_hold_for_next_step(saga)
@@ -62,10 +73,18 @@ def run_action(task: Task, saga_id: str, name: str) -> None:
         saga_log.finish_step(saga_id, name, StepStatus.FAILED, exc)
         raise
     saga_log.finish_step(saga_id, name, StepStatus.SUCCEEDED)
-    if definition.STEPS[-1].name == name:
-        saga_log.transition(saga_id, SagaStatus.RUNNING, SagaStatus.CONFIRMED)
-    elif saga_log.load(saga_id).status != SagaStatus.RUNNING:
+    if definition.STEPS[-1].name != name and saga_log.load(saga_id).status != SagaStatus.RUNNING:
         _undo_late_success(saga_id, name)
+
+
+def _predecessors_done(saga_id: str, name: str) -> bool:
+    """A stray duplicate from an older chain must not run a step before the ones it depends on."""
+    saga = saga_log.load(saga_id)
+    if saga is None:
+        return False
+    earlier = definition.ACTION_NAMES[: definition.ACTION_NAMES.index(name)]
+    return all(saga.step(step) is not None and saga.step(step).status == StepStatus.SUCCEEDED
+               for step in earlier)
 
 
 def _undo_late_success(saga_id: str, name: str) -> None:

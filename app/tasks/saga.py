@@ -49,6 +49,8 @@ def compensate(saga_id: str, names: list[str]) -> None:
 def on_step_failed(request, exc, traceback, saga_id: str) -> None:
     failed_step = request.task.removeprefix("saga.")
     saga = saga_log.load(saga_id)
+    if saga is None:
+        return
     started = [step.name for step in saga.steps if step.kind == "action" and step.attempts]
     names = definition.compensations_for(started)
     if saga_log.begin_compensation(saga_id, failed_step, exc, names):

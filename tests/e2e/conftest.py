@@ -9,6 +9,7 @@ import subprocess
 import httpx
 import pytest
 import redis
+from sqlalchemy import MetaData, create_engine
 
 from tests.e2e.stack import Stack, free_port, wait_for
 
@@ -45,6 +46,16 @@ class PrivateRedis:
             self.proc = None
 
 
+@pytest.fixture(autouse=True)
+def close_api_clients():
+    """Closes the Api clients a test opened: an unclosed socket warns in some later test."""
+    before = len(Api.opened)
+    yield
+    for client in Api.opened[before:]:
+        client.close()
+    del Api.opened[before:]
+
+
 @pytest.fixture
 def private_redis(tmp_path):
     if shutil.which("redis-server") is None:
@@ -57,8 +68,21 @@ def private_redis(tmp_path):
 
 def make_stack(tmp_path, redis_url: str, broker_url: str, **env: str) -> Stack:
     stack = Stack(tmp_path, redis_url, broker_url, **env)
+    drop_every_table(stack.env["DATABASE_URL"])
     stack.migrate()
     return stack
+
+
+def drop_every_table(url: str) -> None:
+    """Every table, alembic_version included: the migrations run again, no earlier stack's rows stay."""
+    # Only a shared database (TEST_DATABASE_URL, PostgreSQL) has any; a SQLite file is new per stack.
+    engine = create_engine(url)
+    try:
+        tables = MetaData()
+        tables.reflect(engine)
+        tables.drop_all(engine)
+    finally:
+        engine.dispose()
 
 
 def shared_redis_urls() -> tuple[str, str]:
@@ -73,8 +97,11 @@ def shared_redis_urls() -> tuple[str, str]:
 class Api:
     """A small client of the booking API over real HTTP."""
 
+    opened: list[httpx.Client] = []
+
     def __init__(self, base_url: str) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=15)
+        Api.opened.append(self.http)
 
     def __enter__(self) -> Api:
         return self

@@ -40,12 +40,17 @@ def wait_for(check, timeout: float = 30.0, interval: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+FLOWER_AUTH = ("ops", "flower-e2e-secret")
+# The path each HTTP process answers once it is up.
+HEALTH_PATHS = {"web": "/healthz", "payment": "/healthz", "loyalty": "/healthz", "flower": "/healthcheck"}
+
+
 class Stack:
-    """web, payment, loyalty, worker and beat, as the Procfile runs them, on private ports and DBs."""
+    """The Procfile's processes (web, payment, loyalty, worker, beat, flower) on private ports and DBs."""
 
     def __init__(self, workdir: Path, redis_url: str, broker_url: str, **env: str) -> None:
         self.workdir = workdir
-        self.ports = {name: free_port() for name in ("web", "payment", "loyalty")}
+        self.ports = {name: free_port() for name in HEALTH_PATHS}
         self.env = {
             **os.environ,
             "INSTANCE_DIR": str(workdir),
@@ -59,6 +64,10 @@ class Stack:
             "SECRET_KEY": "e2e-secret",
             "RATELIMIT_ENABLED": "false",
             "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "json",
+            # Every process of the stack shares one metrics directory, as on one machine.
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+            "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
             **env,
         }
         self.procs: dict[str, subprocess.Popen] = {}
@@ -69,19 +78,24 @@ class Stack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['web']}"
 
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
     def commands(self) -> dict[str, list[str]]:
         bin_ = str(VENV_BIN)
         return {
-            "web": [f"{bin_}/gunicorn", "--workers", "2", "--threads", "4", "--bind",
-                    f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
+            "web": [f"{bin_}/gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), "--workers", "2",
+                    "--threads", "4", "--bind", f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
             "payment": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
                         f"127.0.0.1:{self.ports['payment']}", "app.participants.payment.wsgi:app"],
             "loyalty": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
                         f"127.0.0.1:{self.ports['loyalty']}", "app.participants.loyalty.wsgi:app"],
-            "worker": [f"{bin_}/celery", "-A", "wsgi.celery_app", "worker", "--loglevel=INFO",
+            "worker": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "worker", "--loglevel=INFO",
                        "--concurrency=2", "--without-gossip", "--without-mingle"],
-            "beat": [f"{bin_}/celery", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO",
+            "beat": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO",
                      "--schedule", str(self.workdir / "beat-schedule")],
+            "flower": [f"{bin_}/celery", "-A", "wsgi.celery_app", "flower", "--address=127.0.0.1",
+                       f"--port={self.ports['flower']}"],
         }
 
     def migrate(self) -> None:
@@ -94,14 +108,14 @@ class Stack:
             proc = subprocess.Popen(self.commands()[name], cwd=ROOT, env={**self.env, **env}, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc
-        if name in self.ports:
-            url = f"http://127.0.0.1:{self.ports[name]}/healthz"
-
-            def healthy() -> bool:
-                with httpx.Client(timeout=2) as http:
-                    return http.get(url).status_code < 500
-
-            wait_for(healthy, what=f"{label} at {url}")
+        if name in HEALTH_PATHS:
+            url = self.url(name) + HEALTH_PATHS[name]
+            # A generous timeout: PAYMENT_LATENCY_MS and LOYALTY_LATENCY_MS slow /healthz down too.
+            try:
+                wait_for(lambda: httpx.get(url, timeout=10).status_code < 500, what=f"{label} at {url}")
+            except AssertionError:
+                self.kill(label)  # not left running after the test gave up on it
+                raise
         return proc
 
     def kill(self, label: str, sig: int = signal.SIGKILL) -> None:

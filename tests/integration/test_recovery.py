@@ -164,3 +164,21 @@ def test_an_admin_retries_a_saga_that_needs_attention(live_app, client, make_use
     assert again.status_code == 409
     assert client.post("/api/v1/admin/sagas/00000000-0000-0000-0000-000000000000/retry",
                        headers=admin).status_code == 404
+
+
+def test_janitors_running_at_once_redrive_a_saga_once(live_app, client, make_user, auth_headers,
+                                                      make_flight):
+    from concurrent.futures import ThreadPoolExecutor
+
+    saga_ids = [book_unqueued(client, auth_headers(make_user()), make_flight(number=f"SA9{i}").id, ["13A"])
+                for i in range(3)]
+    for saga_id in saga_ids:
+        age(saga_id, live_app.config["SAGA_PENDING_GRACE_SECONDS"] + 1)
+
+    def janitor(_):
+        with live_app.app_context():
+            return [redrive.saga_id for redrive in recovery.stalled_sagas()]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        planned = [saga_id for result in pool.map(janitor, range(4)) for saga_id in result]
+    assert sorted(planned) == sorted(saga_ids)

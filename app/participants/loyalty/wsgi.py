@@ -1,9 +1,8 @@
 """Entry point for gunicorn: `app.participants.loyalty.wsgi:app`."""
 
-import logging
-
+from app.observability.logs import configure_from_env
 from app.participants.loyalty.service import create_app
 
-# The service's own log lines go to stderr, beside gunicorn's.
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# The service's own log lines go to stderr, in the booking service's format.
+configure_from_env()
 app = create_app()

@@ -1,9 +1,9 @@
 """Entry point for gunicorn: `app.participants.payment.wsgi:app`."""
 
-import logging
-
+from app.observability.logs import configure_from_env
 from app.participants.payment.service import create_app
 
-# The service's own log lines (brand and last 4 at most, never a card number) go to stderr.
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# The service's own log lines (brand and last 4 at most, never a card number) go to stderr, in the
+# booking service's format and through its redaction of card numbers.
+configure_from_env()
 app = create_app()

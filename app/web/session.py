@@ -1,0 +1,112 @@
+"""The browser session: its cookie, CSRF for the UI's forms and API calls, and page guards.
+
+The CSRF rule, in one place:
+- an HTML form posted to the UI carries the `csrf_token` field (Flask-WTF's CSRFProtect checks it);
+- a state-changing call to the JSON API authenticated by the session cookie carries the same
+  token in the `X-CSRFToken` header, since a cookie is sent by any site that makes the browser post;
+- a call with a bearer token needs none: no other site can make a browser send that header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect, validate_csrf
+from wtforms import ValidationError
+
+from app.api import API_PREFIX
+from app.api.problems import Problem
+from app.auth import bearer_token
+from app.models import User
+
+csrf = CSRFProtect()
+
+CSRF_HEADER = "X-CSRFToken"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def init_app(app: Flask) -> None:
+    _secure_cookie(app)
+    # CSRFProtect's own hook would check every POST, the API's too; check_csrf below decides.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.before_request(check_csrf)
+
+
+def _secure_cookie(app: Flask) -> None:
+    config = app.config
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    # Flask's default is None (the browser's choice); Lax keeps the cookie off cross-site posts.
+    # An explicit setting (e.g. "Strict" from a test or deployment) is left alone.
+    if config.get("SESSION_COOKIE_SAMESITE") is None:
+        config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Behind TLS the cookie must never travel over plain HTTP; off by default for the laptop setup.
+    if os.environ.get("SESSION_COOKIE_SECURE", "").lower() == "true":
+        config["SESSION_COOKIE_SECURE"] = True
+
+
+def check_csrf() -> None:
+    """Before every request: the CSRF rule of the module docstring."""
+    if request.method in SAFE_METHODS:
+        return
+    if request.path.startswith(API_PREFIX):
+        if bearer_token() is None and current_user.is_authenticated:
+            try:
+                validate_csrf(request.headers.get(CSRF_HEADER))
+            except ValidationError as exc:
+                raise Problem(
+                    400,
+                    f"{exc.args[0]} A call authenticated by the session cookie sends the page's "
+                    f"CSRF token in the {CSRF_HEADER} header.",
+                    type="csrf-failed",
+                ) from None
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def start_session(user: User) -> None:
+    """Log the browser in as `user`, dropping whatever the anonymous session held (its CSRF token too)."""
+    session.clear()
+    login_user(user)
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site; never an open redirect to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else default
+
+
+def page_login_required(view: Callable) -> Callable:
+    """A page for logged-in users; others go to the login form and come back."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            here = request.full_path if request.query_string else request.path
+            return redirect(url_for("web.login", next=here))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def page_admin_required(view: Callable) -> Callable:
+    @wraps(view)
+    @page_login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,148 @@
+"""Round trips of one booking, counted in-process: SQL statements and commits, Redis, HTTP.
+
+Runs against the live stack's database, Redis and participants while no worker consumes: the
+POST and the status GET go through the Flask test client, and each step task runs in this
+process with `Task.apply` (eager: the chain itself is not exercised, its message is dropped
+afterwards). The counts are what one saga costs besides Celery's own messaging.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import redis.connection
+from sqlalchemy import event
+
+STEPS = ("reserve_seat", "authorize_payment", "award_miles", "confirm_booking")
+
+
+@dataclass
+class Count:
+    sql: int = 0
+    commits: int = 0
+    checkouts: int = 0  # each one pings the server first (pool_pre_ping)
+    redis: Counter = field(default_factory=Counter)  # round trips by DB number
+    http: list[str] = field(default_factory=list)
+    ms: float = 0.0
+    statements: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"sql_statements": self.sql, "sql_commits": self.commits, "pool_checkouts": self.checkouts,
+                "redis_round_trips": dict(self.redis), "http_calls": self.http, "ms": round(self.ms, 1),
+                "statements": self.statements}
+
+
+class Counters:
+    """Hooks on the SQLAlchemy engine, redis-py's connection and httpx's client; one Count at a time."""
+
+    def __init__(self, engine) -> None:
+        self.current: Count | None = None
+        self.engine = engine
+
+    @contextmanager
+    def installed(self) -> Iterator[Counters]:
+        send = redis.connection.Connection.send_packed_command
+        http_send = httpx.Client.send
+        counters = self
+
+        def counted_send(conn, command, check_health=True):
+            if counters.current is not None:
+                counters.current.redis[conn.db] += 1
+            return send(conn, command, check_health)
+
+        def counted_http(client, request, **kwargs):
+            if counters.current is not None and not request.url.path.startswith("/api/"):
+                counters.current.http.append(f"{request.method} {request.url.path.split('/')[1]}")
+            return http_send(client, request, **kwargs)
+
+        def on_execute(conn, cursor, statement, parameters, context, executemany):
+            if counters.current is not None:
+                counters.current.sql += 1
+                counters.current.statements.append(" ".join(statement.split())[:90])
+
+        def on_commit(conn):
+            if counters.current is not None:
+                counters.current.commits += 1
+
+        def on_checkout(dbapi_connection, record, proxy):
+            if counters.current is not None:
+                counters.current.checkouts += 1
+
+        redis.connection.Connection.send_packed_command = counted_send
+        httpx.Client.send = counted_http
+        event.listen(self.engine, "before_cursor_execute", on_execute)
+        event.listen(self.engine, "commit", on_commit)
+        event.listen(self.engine.pool, "checkout", on_checkout)
+        try:
+            yield self
+        finally:
+            redis.connection.Connection.send_packed_command = send
+            httpx.Client.send = http_send
+            event.remove(self.engine, "before_cursor_execute", on_execute)
+            event.remove(self.engine, "commit", on_commit)
+            event.remove(self.engine.pool, "checkout", on_checkout)
+
+    def measure(self, call: Callable[[], object]) -> tuple[Count, object]:
+        self.current = Count()
+        started = time.perf_counter()
+        try:
+            result = call()
+        finally:
+            count, self.current = self.current, None
+        count.ms = (time.perf_counter() - started) * 1000
+        return count, result
+
+
+def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -> dict:
+    """Book one seat and count what each part costs; the caller makes sure no worker is running."""
+    from bench_load import booking_body
+
+    from app.extensions import db
+    from app.tasks import steps
+
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"trace-{flight_id}-{seat}"}
+    out: dict[str, dict] = {}
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client()
+    with Counters(engine).installed() as counters:
+        count, response = counters.measure(
+            lambda: client.post("/api/v1/bookings", json=booking_body(flight_id, [seat]), headers=headers))
+        if response.status_code != 202:
+            raise RuntimeError(f"trace POST answered {response.status_code}: {response.text}")
+        saga_id = response.get_json()["id"]
+        out["POST /bookings"] = count.as_dict()
+        out["POST /bookings"]["response_bytes"] = len(response.data)
+        # The chain the POST enqueued: measured, then dropped, since its steps run here instead.
+        out["POST /bookings"]["broker_message_bytes"] = [len(m) for m in broker.lrange("celery", 0, -1)]
+        broker.delete("celery")
+        for name in STEPS:
+            task = getattr(steps, name)
+            count, result = counters.measure(lambda t=task: t.apply(args=[saga_id]))
+            if result.failed():
+                raise RuntimeError(f"trace step {name} failed: {result.result!r}")
+            out[name] = count.as_dict()
+        auth = {"Authorization": headers["Authorization"]}
+        count, response = counters.measure(lambda: client.get(f"/api/v1/bookings/{saga_id}", headers=auth))
+        out["GET /bookings/<id>"] = count.as_dict()
+        out["GET /bookings/<id>"]["response_bytes"] = len(response.data)
+        etag = response.headers["ETag"]
+        count, response = counters.measure(
+            lambda: client.get(f"/api/v1/bookings/{saga_id}", headers={**auth, "If-None-Match": etag}))
+        out["GET /bookings/<id> (304)"] = count.as_dict()
+    return out
+
+
+def baseline_message_bytes(broker: redis.Redis) -> int:
+    """Size of the message a plain four-task chain puts on the broker (no worker is consuming)."""
+    import bench_baseline
+
+    bench_baseline.start("trace")
+    messages = broker.lrange("celery", 0, -1)
+    broker.delete("celery")
+    return len(messages[0])

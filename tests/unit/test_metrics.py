@@ -1,0 +1,207 @@
+"""/metrics: the recorded counters, the gauges read at scrape time, and a source that is down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from types import SimpleNamespace
+
+import fakeredis
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import saga_log
+from app.extensions import db
+from app.models import Debt, Saga, SagaStatus
+from app.models.types import utcnow
+from app.observability import multiproc, task_signals
+from app.observability.flower import flower_task_url
+
+
+def scrape(client) -> dict[tuple, float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.get_data(as_text=True))
+            for sample in family.samples}
+
+
+def sample(name: str, **labels: str) -> tuple:
+    return name, tuple(sorted(labels.items()))
+
+
+@pytest.fixture
+def broker(app):
+    """The broker the queue-length gauge reads, faked."""
+    fake = fakeredis.FakeRedis()
+    app.extensions["metrics_broker"] = fake
+    return fake
+
+
+@pytest.fixture
+def make_saga(make_user, make_flight):
+    user, flight = make_user(), make_flight()
+
+    def make(status: str = SagaStatus.PENDING, **values: object) -> Saga:
+        saga = Saga(user_id=user.id, flight_id=flight.id, seats=["6A"], amount=Decimal("150.00"),
+                    currency="USD", miles=150, status=status, card_token="tok_x", card_brand="visa",
+                    card_last4="4242", **values)
+        db.session.add(saga)
+        db.session.commit()
+        return saga
+
+    return make
+
+
+def test_scrape_time_gauges_count_what_the_database_holds_now(app, client, broker, make_saga, make_user,
+                                                             make_flight, insert_hold):
+    for status in ("pending", "running", "running", "compensating", "needs_attention", "confirmed"):
+        make_saga(status)
+    owing = make_saga(SagaStatus.NEEDS_ATTENTION)
+    db.session.add_all([Debt(saga_id=owing.id, step="cancel_payment", reason="payment_unavailable"),
+                        Debt(saga_id=owing.id, step="reverse_miles", reason="loyalty_unavailable"),
+                        Debt(saga_id=owing.id, step="cancel_seat", reason="internal_error",
+                             paid_at=utcnow())])
+    db.session.commit()
+    flight, user = make_flight("SA901"), make_user()
+    insert_hold(flight, user, ["10A"])
+    insert_hold(flight, user, ["10B"], expires_in=-5)  # lapsed, not yet swept: not active
+    broker.rpush("celery", "a", "b", "c")
+
+    seen = scrape(client)
+    assert {status: seen[sample("booking_sagas", status=status)]
+            for status in ("pending", "running", "compensating", "cancelling", "needs_attention")} == \
+        {"pending": 1, "running": 2, "compensating": 1, "cancelling": 0, "needs_attention": 2}
+    assert sample("booking_sagas", status="confirmed") not in seen  # final statuses only grow
+    assert seen[sample("booking_open_debts", step="cancel_payment")] == 1
+    assert seen[sample("booking_open_debts", step="reverse_miles")] == 1
+    assert sample("booking_open_debts", step="cancel_seat") not in seen
+    assert seen[sample("booking_active_holds")] == 1
+    assert seen[sample("booking_celery_queue_length", queue="celery")] == 3
+    assert seen[sample("booking_metrics_source_up", source="database")] == 1
+    assert seen[sample("booking_metrics_source_up", source="broker")] == 1
+
+
+def test_a_source_that_is_down_is_reported_and_the_scrape_still_answers(make_app, tmp_path):
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'no-such-dir' / 'booking.db'}",
+                   CELERY_BROKER_URL="redis://127.0.0.1:9/0")
+    with app.app_context():
+        seen = scrape(app.test_client())
+    assert seen[sample("booking_metrics_source_up", source="database")] == 0
+    assert seen[sample("booking_metrics_source_up", source="broker")] == 0
+    assert sample("booking_sagas_started_total") in seen  # the recorded counters are still served
+
+
+def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client, broker, make_saga):
+    before = scrape(client)
+    declined = make_saga(SagaStatus.PENDING)
+    saga_log.transition(declined.id, SagaStatus.PENDING, SagaStatus.RUNNING)
+    saga_log.transition(declined.id, SagaStatus.RUNNING, SagaStatus.COMPENSATING,
+                        failure_step="authorize_payment", failure_reason="card_declined")
+    saga_log.transition(declined.id, SagaStatus.COMPENSATING, SagaStatus.FAILED)
+    saga_log.transition(declined.id, SagaStatus.COMPENSATING, SagaStatus.FAILED)  # lost the race: no count
+    confirmed = make_saga(SagaStatus.RUNNING)
+    saga_log.transition(confirmed.id, SagaStatus.RUNNING, SagaStatus.CONFIRMED)
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return after.get(sample(name, **labels), 0) - before.get(sample(name, **labels), 0)
+
+    assert grew("booking_sagas_started_total") == 1
+    assert grew("booking_sagas_ended_total", status="failed", reason="card_declined") == 1
+    assert grew("booking_sagas_ended_total", status="confirmed", reason="none") == 1
+
+
+def test_compensations_are_counted_when_they_succeed_or_leave_a_debt(app, client, broker, make_saga):
+    saga = make_saga(SagaStatus.COMPENSATING)
+    saga_log.add_steps(saga, ["cancel_payment", "cancel_seat"], "compensation")
+    db.session.commit()
+    before = scrape(client)
+    saga_log.finish_step(saga.id, "cancel_seat", "running", RuntimeError("will retry"))
+    saga_log.finish_step(saga.id, "cancel_seat", "succeeded")
+    saga_log.record_debt(saga.id, "cancel_payment", RuntimeError("payment service down"))
+    after = scrape(client)
+
+    def grew(**labels: str) -> float:
+        key = sample("booking_saga_compensations_total", **labels)
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew(step="cancel_seat", outcome="succeeded") == 1
+    assert grew(step="cancel_payment", outcome="debt") == 1
+
+
+def test_task_signals_time_steps_count_retries_and_sum_janitor_results(client, broker):
+    before = scrape(client)
+    step = SimpleNamespace(name="saga.cancel_payment")
+    task_signals.on_prerun("t-1", step)
+    task_signals.on_postrun("t-1", step, state="SUCCESS", retval=None)
+    task_signals.on_retry(sender=SimpleNamespace(name="saga.authorize_payment"))
+    task_signals.on_retry(sender=SimpleNamespace(name="saga.finish"))  # not a step: not counted
+    janitor = SimpleNamespace(name="maintenance.sweep_expired_holds")
+    runs = ({"holds_expired": 3, "sagas_compensated": 0}, {"holds_expired": 2, "sagas_compensated": 1})
+    for result in runs:
+        task_signals.on_prerun("t-2", janitor)
+        task_signals.on_postrun("t-2", janitor, state="SUCCESS", retval=result)
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return after.get(sample(name, **labels), 0) - before.get(sample(name, **labels), 0)
+
+    assert grew("booking_saga_step_duration_seconds_count", step="cancel_payment", kind="compensation") == 1
+    assert grew("booking_saga_step_retries_total", step="authorize_payment") == 1
+    assert sample("booking_saga_step_retries_total", step="finish") not in after
+    sweep = "sweep_expired_holds"
+    assert grew("booking_janitor_runs_total", janitor=sweep, state="SUCCESS") == 2
+    assert grew("booking_janitor_results_total", janitor=sweep, outcome="holds_expired") == 5
+    assert grew("booking_janitor_results_total", janitor=sweep, outcome="sagas_compensated") == 1
+
+
+@pytest.mark.parametrize(("task_name", "expected"), [
+    ("saga.reserve_seat", ("reserve_seat", "action")),
+    ("saga.cancel_booking", ("cancel_booking", "compensation")),
+    ("saga.finish", None),
+    ("saga.on_step_failed", None),
+    ("maintenance.retry_debts", None),
+])
+def test_step_tasks_are_told_from_the_others(task_name, expected):
+    assert task_signals.step_kind(task_name) == expected
+
+
+def test_flower_links_point_at_the_task_page(app):
+    app.config["FLOWER_URL"] = "https://ops.example.com/flower/"
+    assert flower_task_url("0d6c5a38-7d4e") == "https://ops.example.com/flower/task/0d6c5a38-7d4e"
+    assert flower_task_url("a/b c", base_url="http://127.0.0.1:5555") == "http://127.0.0.1:5555/task/a%2Fb%20c"
+    assert flower_task_url(None) is None and flower_task_url("") is None
+
+
+def test_the_metrics_directory_forgets_finished_processes_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setattr(multiproc, "DEFAULT_DIR", tmp_path / "prometheus")
+    directory = multiproc.prepare()
+    assert directory.is_dir() and str(directory) == str(tmp_path / "prometheus")
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    dead_pid = int(finished.stdout)
+    for name in (f"counter_{dead_pid}.db", f"histogram_{dead_pid}.db", f"counter_{multiproc.os.getpid()}.db"):
+        (directory / name).write_bytes(b"")
+    removed = multiproc.prune_dead(directory)
+    assert sorted(path.name for path in removed) == [f"counter_{dead_pid}.db", f"histogram_{dead_pid}.db"]
+    assert [path.name for path in directory.iterdir()] == [f"counter_{multiproc.os.getpid()}.db"]
+
+
+def test_a_worker_machine_can_serve_its_own_metrics():
+    import httpx
+
+    from tests.e2e.stack import free_port
+
+    port = free_port()
+    server = task_signals.start_metrics_server(port, "127.0.0.1")
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 200
+    assert "booking_sagas_started_total" in response.text
+    assert "booking_metrics_source_up" not in response.text  # the SQL gauges come from the web app
