@@ -18,12 +18,6 @@ def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
-def _optional_bool(name: str) -> bool | None:
-    """True or False when the variable is set, None (the app decides) when it is not."""
-    value = os.environ.get(name)
-    return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
-
-
 def logging_from_env() -> dict:
     """How every process logs: JSON lines in production, text for a developer's terminal."""
     production = os.environ.get("APP_ENV", "development") == "production"
@@ -31,6 +25,12 @@ def logging_from_env() -> dict:
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json" if production else "text").lower(),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
     }
+
+
+def _optional_bool(name: str) -> bool | None:
+    """True or False when the variable is set, None (the app decides) when it is not."""
+    value = os.environ.get(name)
+    return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def from_env() -> dict:

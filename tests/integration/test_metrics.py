@@ -40,7 +40,10 @@ def test_metrics_count_a_success_a_declined_card_and_a_processor_outage(live_app
     def janitor_counted():
         after = scrape(client)
         key = sample("booking_janitor_runs_total", janitor="sweep_expired_holds", state="SUCCESS")
-        return after if after.get(key, 0) > before.get(key, 0) else None
+        # A step's last sample is recorded as its task ends, which may be just after the saga did.
+        attempts = sample("booking_saga_step_duration_seconds_count", step="authorize_payment", kind="action")
+        settled = after.get(attempts, 0) - before.get(attempts, 0) >= 3 + 4
+        return after if settled and after.get(key, 0) > before.get(key, 0) else None
 
     after = wait_for(janitor_counted, timeout=10, what="the janitor run to be counted")
 
