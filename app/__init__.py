@@ -30,8 +30,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     participants.init_app(app)
     init_api(app)
-    limits.init_app(app)  # after the API: it wraps the views it limits
     web.init_app(app)
+    limits.init_app(app)  # after the API and the pages: it wraps the views it limits
     cli.init_app(app)
     celery_init_app(app)
     return app

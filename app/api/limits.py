@@ -1,7 +1,7 @@
 """Rate limits (Flask-Limiter on Redis): who may ask how often, and the 429 they get otherwise.
 
-Every limit is in LIMITS below, by endpoint; the rates are settings (app/config.py). Counters live
-in Redis (RATELIMIT_STORAGE_URI, else REDIS_URL), so all web workers share them.
+Every limit is in LIMITS below; the rates are settings (app/config.py). Counters live in Redis
+(RATELIMIT_STORAGE_URI, else REDIS_URL), so all web workers share them. Only POSTs count.
 
 When Redis is down the limiter falls back to in-memory counters, one set per process, and goes
 back to Redis once it answers again: limits stay in force (looser, per process) instead of being
@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from redis.exceptions import RedisError
 
+from app.api import API_PREFIX
 from app.api.problems import handle_http_exception
 from app.auth import current_user
 
@@ -34,8 +35,9 @@ def client_address() -> str:
 
 def address_and_email() -> str:
     """The client address and the email it tries to log in as (hashed: keys and logs stay free of it)."""
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
+    # The API sends JSON, the login page a form.
+    body = request.get_json(silent=True) if request.is_json else request.form
+    email = body.get("email") if isinstance(body, Mapping) else None
     # Normalised as the token endpoint looks accounts up, so "Ada@x" and "ada@x " share a counter.
     email = email.strip().lower() if isinstance(email, str) else ""
     digest = hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()[:16]
@@ -50,19 +52,20 @@ def caller() -> str:
 
 @dataclass(frozen=True)
 class RateLimit:
-    endpoint: str
-    setting: str  # the config key holding the rate, e.g. "10/minute"
+    setting: str  # the config key holding the rate, e.g. "10/minute"; also the counter's scope
     key: Callable[[], str]
+    # Counted together: the API and the login page are two doors to the same accounts.
+    endpoints: tuple[str, ...]
 
 
 LIMITS: tuple[RateLimit, ...] = (
     # Guessing passwords: per account from one address, and per address across accounts.
-    RateLimit("accounts.token", "RATELIMIT_LOGIN", address_and_email),
-    RateLimit("accounts.token", "RATELIMIT_LOGIN_PER_ADDRESS", client_address),
-    RateLimit("accounts.register", "RATELIMIT_REGISTER", client_address),
+    RateLimit("RATELIMIT_LOGIN", address_and_email, ("accounts.token", "web.login")),
+    RateLimit("RATELIMIT_LOGIN_PER_ADDRESS", client_address, ("accounts.token", "web.login")),
+    RateLimit("RATELIMIT_REGISTER", client_address, ("accounts.register", "web.signup")),
     # Holding seats and starting sagas: per user, wherever they come from.
-    RateLimit("holds.create_hold", "RATELIMIT_HOLDS", caller),
-    RateLimit("bookings.create_booking", "RATELIMIT_BOOKINGS", caller),
+    RateLimit("RATELIMIT_HOLDS", caller, ("holds.create_hold",)),
+    RateLimit("RATELIMIT_BOOKINGS", caller, ("bookings.create_booking",)),
 )
 
 
@@ -79,8 +82,8 @@ def _storage_options(uri: str) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    """Limit the views of LIMITS; call after the API's blueprints are registered."""
-    missing = {limit.endpoint for limit in LIMITS} - set(app.view_functions)
+    """Limit the views of LIMITS; call after the API's and the pages' blueprints are registered."""
+    missing = {endpoint for limit in LIMITS for endpoint in limit.endpoints} - set(app.view_functions)
     if missing:
         # A renamed view would otherwise silently lose its limit.
         raise RuntimeError(f"rate limits name endpoints that do not exist: {sorted(missing)}")
@@ -102,18 +105,25 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
     for limit in LIMITS:
-        view = app.view_functions[limit.endpoint]
-        # Several limits on one view share its name, and the innermost wrapper checks them all.
-        app.view_functions[limit.endpoint] = limiter.limit(_rate(limit.setting), key_func=limit.key)(view)
+        shared = limiter.shared_limit(_rate(limit.setting), scope=limit.setting, key_func=limit.key,
+                                      methods=["POST"])
+        for endpoint in limit.endpoints:
+            # Several limits on one view share its name, and the innermost wrapper checks them all.
+            app.view_functions[endpoint] = shared(app.view_functions[endpoint])
     app.register_error_handler(RateLimitExceeded, rate_limited)
 
 
 def rate_limited(exc: RateLimitExceeded) -> Response:
     """The 429 problem, with Retry-After: the seconds until the limit lets a request through."""
     exc.retry_after = _seconds_to_reset(exc)
-    # handle_http_exception turns retry_after into the Retry-After header and this into `detail`.
     exc.description = f"Too many requests: at most {exc.limit.limit}. Try again in {exc.retry_after} s."
-    return handle_http_exception(exc)
+    if request.path.startswith(API_PREFIX):
+        # handle_http_exception turns retry_after into the Retry-After header, this into `detail`.
+        return handle_http_exception(exc)
+    # A page (the login form): werkzeug's plain HTML error page, unless the UI handles 429 itself.
+    response = exc.get_response()
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _seconds_to_reset(exc: RateLimitExceeded) -> int:

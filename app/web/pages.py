@@ -10,6 +10,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from app import bookings, catalog
+from app.api.schemas.common import MAX_PAGE
 from app.api.schemas.flights import FlightQuerySchema
 from app.extensions import db
 from app.models import Flight, Hold, SagaStatus
@@ -105,7 +106,8 @@ def checkout(hold_id: UUID):
 @bp.get("/bookings")
 @page_login_required
 def my_bookings():
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # Bounded like the API's ?page=: a huge page would overflow the SQL offset (a 500).
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     items, total = bookings.list_bookings(current_user, page, BOOKINGS_PER_PAGE)
     return render_template(
         "web/bookings.html", items=items, flights=_flights_of(items), page=page,
@@ -113,11 +115,12 @@ def my_bookings():
     )
 
 
-@bp.get("/bookings/<saga_id>")
+@bp.get("/bookings/<uuid:saga_id>")
 @page_login_required
-def booking(saga_id: str):
+def booking(saga_id: UUID):
     """One booking; its script follows the saga step by step."""
-    saga = bookings.find_booking(current_user, saga_id)
+    # A UUID in the route: any other id is a 404 before it reaches SQL (PostgreSQL rejects a NUL).
+    saga = bookings.find_booking(current_user, str(saga_id))
     if saga is None:
         abort(404)
     return render_template("web/booking.html", saga=saga, flight=db.session.get(Flight, saga.flight_id))

@@ -44,7 +44,9 @@ def test_every_endpoint_answers_with_the_headers(app, participants, make_user, m
 
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/healthz"),
-    ("GET", "/nowhere"),  # a 404 outside the API, where the web pages live
+    ("GET", "/"),  # the web UI's pages
+    ("GET", "/login"),
+    ("GET", "/nowhere"),
     ("GET", "/api/v1/nowhere"),
     ("DELETE", "/api/v1/flights"),  # 405
     ("POST", "/api/v1/auth/register"),  # 415: no body type

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Saga, User
 from tests.security_world import TOMORROW, card, stub_enqueue
 from tests.unit.test_migrations import postgres_url
+from tests.unit.web_browser import Browser
 
 NUL, SURROGATE = "\x00", "\ud800"
 
@@ -71,3 +72,6 @@ def test_text_postgresql_cannot_hold_is_refused_before_it_gets_there(pg_app, mon
         assert response.status_code == status, (method, path, response.get_data(as_text=True))
         assert response.mimetype == "application/problem+json"
     assert db.session.query(Saga).count() == 0
+    browser = Browser(pg_app)
+    browser.log_in(users[0])
+    assert browser.get(f"/bookings/{NUL}").status_code == 404

@@ -10,6 +10,7 @@ import fakeredis
 import pytest
 
 from tests.conftest import build_app, teardown_app
+from tests.unit.web_browser import Browser
 
 TOKEN = "/api/v1/auth/token"
 REGISTER = "/api/v1/auth/register"
@@ -108,6 +109,32 @@ def test_starting_bookings_is_limited_per_user_and_reading_them_is_not(client, m
     assert [client.post("/api/v1/bookings", json={}, headers=ada).status_code for _ in range(2)] == [422] * 2
     assert_rate_limited(client.post("/api/v1/bookings", json={}, headers=ada))
     assert all(client.get("/api/v1/bookings", headers=ada).status_code == 200 for _ in range(5))
+
+
+def test_the_login_page_and_the_api_share_one_counter(app, client):
+    browser = Browser(app)
+    browser.get("/login")
+    form = {"email": "ada@example.com", "password": "wrong horse"}
+    assert browser.post_form("/login", form).status_code == 401
+    assert [attempt(client, address="127.0.0.1").status_code for _ in range(2)] == [401, 401]
+    limited = browser.post_form("/login", form)
+    # A page gets a page, not problem+json; Retry-After all the same.
+    assert limited.status_code == 429 and limited.mimetype == "text/html"
+    assert 45 < int(limited.headers["Retry-After"]) <= 60
+    assert_rate_limited(attempt(client, address="127.0.0.1"))
+    # Showing the form is not an attempt.
+    assert all(browser.get("/login").status_code == 200 for _ in range(5))
+
+
+def test_the_signup_page_and_the_api_share_one_counter(app, client):
+    browser = Browser(app)
+    browser.get("/signup")
+    form = {"name": "Ada", "email": "ada@example.com", "password": "analytical"}
+    assert browser.post_form("/signup", form).status_code == 302
+    body = {"email": "bob@example.com", "password": "long enough", "name": "Bob"}
+    assert client.post(REGISTER, json=body).status_code == 201
+    browser.get("/signup")  # signing up started a new session, with a new CSRF token
+    assert browser.post_form("/signup", {**form, "email": "eve@example.com"}).status_code == 429
 
 
 def test_limits_are_off_when_disabled(tmp_path):
