@@ -37,7 +37,8 @@ worker_send_task_events = True
 task_send_sent_event = True
 
 # One beat process schedules these; every janitor is idempotent and safe to overlap.
-JANITOR_INTERVAL = float(os.environ.get("JANITOR_INTERVAL_SECONDS", 10))
+# Short, so a saga whose lease lapsed is re-driven soon: the reconciler's query is one index range.
+JANITOR_INTERVAL = float(os.environ.get("JANITOR_INTERVAL_SECONDS", 5))
 beat_schedule = {
     "sweep-expired-holds": {"task": "maintenance.sweep_expired_holds", "schedule": JANITOR_INTERVAL},
     "reconcile-sagas": {"task": "maintenance.reconcile_sagas", "schedule": JANITOR_INTERVAL},

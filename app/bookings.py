@@ -16,10 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from app import saga as definition
 from app.catalog import quote
 from app.extensions import db
-from app.models import Flight, Hold, IdempotencyKey, Saga, StepKind, User
+from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, User
 from app.models.types import utcnow
 from app.participants import payment_client
-from app.saga_log import add_steps
 
 log = logging.getLogger("saga")
 
@@ -84,14 +83,18 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
     card = body["payment"]
     token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
+    grace = timedelta(seconds=current_app.config["SAGA_PENDING_GRACE_SECONDS"])
     saga = Saga(
         user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
         passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
         miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
+        # Not enqueued within the grace (the broker was down), the reconciler starts it.
+        fence=1, lease_expires_at=utcnow() + grace,
     )
     db.session.add(saga)
     db.session.flush()
-    add_steps(saga, definition.ACTION_NAMES, StepKind.ACTION)
+    saga.steps = [SagaStep(name=name, kind=StepKind.ACTION, position=position)
+                  for position, name in enumerate(definition.ACTION_NAMES, 1)]
     if hold is not None:
         _adopt(hold, saga)
     if idempotency_key:

@@ -65,8 +65,9 @@ def from_env() -> dict:
         "SAGA_RETRY_MAX_SECONDS": _float("SAGA_RETRY_MAX_SECONDS", 10.0),
         "SAGA_STEP_MAX_RETRIES": _int("SAGA_STEP_MAX_RETRIES", 4),
         "SAGA_COMPENSATION_MAX_RETRIES": _int("SAGA_COMPENSATION_MAX_RETRIES", 5),
-        # A running saga with no step progress for this long is re-driven by the reconciler.
-        "SAGA_STALL_SECONDS": _int("SAGA_STALL_SECONDS", 90),
+        # The lease of a saga's writer: renewed by every write of its log and, while a step works,
+        # by a heartbeat every third of it. Once it lapses the reconciler takes the saga over.
+        "SAGA_LEASE_SECONDS": _float("SAGA_LEASE_SECONDS", 8.0),
         # A saga still `pending` this long after its POST was never enqueued (the broker was down).
         "SAGA_PENDING_GRACE_SECONDS": _int("SAGA_PENDING_GRACE_SECONDS", 15),
         # A step does not start with less hold time left than this; the hold is extended first.

@@ -231,8 +231,9 @@ COMPENSATIONS = {step.compensation_name: step.compensation for step in STEPS}
 ACTION_NAMES = [step.name for step in STEPS]
 
 
-def compensation_of(action: str) -> str:
-    return next(step.compensation_name for step in STEPS if step.name == action)
+def step(name: str) -> Step:
+    """The step whose action is `name`."""
+    return next(step for step in STEPS if step.name == name)
 
 
 def compensations_for(started: list[str]) -> list[str]:

@@ -1,16 +1,21 @@
-"""The saga log: every status transition and step record, each in one function that also logs it.
+"""The saga log: every write to a saga and its steps, each fenced and each one transaction.
 
-The log in SQL is the saga's only truth. Transitions are conditional updates, so a duplicate
-delivery or a racing process changes nothing the second time.
+The log in SQL is the saga's only truth, and it has one writer at a time. Every write is a
+conditional UPDATE of the saga row on its status *and* its fence (docs/saga.md "The fence"), in the
+same transaction as the step rows and facts it implies, so a stale or duplicate delivery changes
+nothing, and a crash between two lines never leaves half a transition. A write that finds the fence
+moved on returns None/False: its caller has been fenced off and does nothing more.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from flask import current_app
+from sqlalchemy import select, update
 
+from app import saga as definition
 from app.errors import failure_reason
 from app.extensions import db
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
@@ -20,6 +25,15 @@ from app.observability import metrics
 log = logging.getLogger("saga")
 
 MESSAGE_LIMIT = 500
+DEBT_FIRST_RETRY_SECONDS = 30
+# The statuses in which each kind of step may write.
+RUNNABLE = {
+    StepKind.ACTION: (SagaStatus.PENDING, SagaStatus.RUNNING),
+    StepKind.COMPENSATION: (SagaStatus.COMPENSATING, SagaStatus.CANCELLING),
+}
+IN_FLIGHT = (SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.COMPENSATING, SagaStatus.CANCELLING)
+# A step in one of these is done for good: no later write of any delivery changes it.
+SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
 
 def load(saga_id: str) -> Saga | None:
@@ -28,142 +42,211 @@ def load(saga_id: str) -> Saga | None:
     return db.session.get(Saga, saga_id)
 
 
-def transition(saga_id: str, source: set[str] | str, target: str, **values: object) -> bool:
-    """Move a saga from `source` to `target` if it is still there; True if this call did it."""
-    sources = {source} if isinstance(source, str) else source
+def lease(extra_seconds: float = 0, now: datetime | None = None) -> datetime:
+    """When a lease taken now lapses: SAGA_LEASE_SECONDS, plus time the writer will sleep first."""
+    return (now or utcnow()) + timedelta(seconds=current_app.config["SAGA_LEASE_SECONDS"] + extra_seconds)
+
+
+def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None = None, *,
+         extra_seconds: float = 0) -> bool:
+    """The fenced write every other one starts with: the saga row, only while this writer owns it.
+
+    Not committed: the caller's step rows join the same transaction. On PostgreSQL it also locks
+    the row, so writers of one saga take turns; SQLite has one writer at a time anyway.
+    """
     now = utcnow()
-    result = db.session.execute(
-        update(Saga)
-        .where(Saga.id == saga_id, Saga.status.in_(sources))
-        .values(status=target, updated_at=now, progressed_at=now, version=Saga.version + 1, **values)
-    )
-    db.session.commit()
-    won = result.rowcount == 1
-    if won:
-        log.info("saga %s -> %s", saga_id, target, extra={"saga_id": saga_id, "status": target})
-        metrics.saga_transitioned(saga_id, target)
-    return won
+    values = {"updated_at": now, "progressed_at": now, "lease_expires_at": lease(extra_seconds, now),
+              "version": Saga.version + 1, **(moves or {})}
+    return db.session.execute(
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(statuses))
+        .values(**values)
+    ).rowcount == 1
 
 
-def _touch(saga_id: str) -> None:
+def _moved(saga_id: str, status: str) -> None:
+    log.info("saga %s -> %s", saga_id, status, extra={"saga_id": saga_id, "status": status})
+    metrics.saga_transitioned(saga_id, status)
+
+
+def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | None) -> Saga | None:
+    """Record an attempt of `name` (a pending saga starts running); None when fenced off."""
+    db.session.rollback()
+    was = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
+    moves = {"status": SagaStatus.RUNNING} if kind == StepKind.ACTION else {}
+    if not _own(saga_id, fence, RUNNABLE[kind], moves):
+        db.session.rollback()
+        return None
     now = utcnow()
     db.session.execute(
-        update(Saga)
-        .where(Saga.id == saga_id)
-        .values(updated_at=now, progressed_at=now, version=Saga.version + 1)
+        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
+                               SagaStep.status.not_in(SETTLED))
+        .values(status=StepStatus.RUNNING, attempts=SagaStep.attempts + 1, task_id=task_id,
+                started_at=db.func.coalesce(SagaStep.started_at, now))
     )
+    db.session.commit()
+    if was == SagaStatus.PENDING and kind == StepKind.ACTION:
+        _moved(saga_id, SagaStatus.RUNNING)
+    saga = load(saga_id)
+    step = saga.step(name)
+    log.info("saga %s: %s attempt %d", saga_id, name, step.attempts,
+             extra={"saga_id": saga_id, "step": name, "attempt": step.attempts, "task_id": task_id})
+    return saga
 
 
-def add_steps(saga: Saga, names: list[str], kind: str) -> None:
-    """Append `pending` rows for steps not yet in the log, in the order given."""
+def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
+                *, retry_in: float = 0, saga_status: str | None = None) -> str | None:
+    """Record how an attempt of `name` ended; the step's status now, or None when fenced off.
+
+    `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
+    A settled step is never changed: a duplicate that failed finds it succeeded and says so.
+    `saga_status` moves the saga in the same transaction (the last action confirms it).
+    """
+    db.session.rollback()
+    kind = StepKind.ACTION if name in definition.ACTIONS else StepKind.COMPENSATION
+    moves = {"status": saga_status} if saga_status else {}
+    if not _own(saga_id, fence, RUNNABLE[kind], moves, extra_seconds=retry_in):
+        db.session.rollback()
+        return None
+    values: dict[str, object] = {"status": status}
+    if status != StepStatus.RUNNING:
+        values["finished_at"] = utcnow()
+    if error is not None:
+        values.update(error_code=failure_reason(error), error_message=str(error)[:MESSAGE_LIMIT])
+    elif status == StepStatus.SUCCEEDED:
+        values.update(error_code=None, error_message=None)
+    written = db.session.execute(
+        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
+                               SagaStep.status.not_in(SETTLED)).values(**values)
+    ).rowcount == 1
+    if not written:
+        db.session.rollback()
+        return db.session.execute(
+            select(SagaStep.status).where(SagaStep.saga_id == saga_id, SagaStep.name == name)
+        ).scalar_one_or_none()
+    db.session.commit()
+    log.info("saga %s: %s %s", saga_id, name, status,
+             extra={"saga_id": saga_id, "step": name, "step_status": status,
+                    "error": values.get("error_code")})
+    metrics.step_finished(kind, name, status)
+    if saga_status:
+        _moved(saga_id, saga_status)
+    return status
+
+
+def claim_pivot(saga_id: str, fence: int) -> bool:
+    """Mark the saga past its pivot, uncommitted: the ticket commits with it or neither does."""
+    now = utcnow()
+    return db.session.execute(
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status == SagaStatus.RUNNING,
+                           Saga.pivoted_at.is_(None))
+        .values(pivoted_at=now, updated_at=now, lease_expires_at=lease(now=now), version=Saga.version + 1)
+    ).rowcount == 1
+
+
+def _add_compensations(saga_id: str, names: list[str]) -> None:
+    saga = db.session.get(Saga, saga_id)
     existing = {step.name for step in saga.steps}
     position = max((step.position for step in saga.steps), default=0)
     for name in names:
         if name not in existing:
             position += 1
-            saga.steps.append(SagaStep(name=name, kind=kind, position=position))
+            saga.steps.append(SagaStep(name=name, kind=StepKind.COMPENSATION, position=position))
 
 
-def start_step(saga_id: str, name: str, kind: str, task_id: str | None, runnable: set[str]) -> Saga | None:
-    """Record an attempt of `name`; None (do nothing) unless the saga is in a `runnable` status."""
-    saga = load(saga_id)
-    # Only a saga's first step finds it pending: the others skip an UPDATE and a commit.
-    if kind == StepKind.ACTION and saga is not None and saga.status == SagaStatus.PENDING:
-        transition(saga_id, SagaStatus.PENDING, SagaStatus.RUNNING)
-        saga = load(saga_id)
-    if saga is None or saga.status not in runnable:
-        log.info("saga %s: %s skipped, saga is %s", saga_id, name, saga and saga.status,
-                 extra={"saga_id": saga_id, "step": name})
+def begin_compensation(saga_id: str, fence: int, failed_step: str,
+                       error: BaseException) -> tuple[int, list[str]] | None:
+    """running -> compensating under the next fence, with the compensations of every step that
+    started, in one transaction; (fence, compensations) for the one caller that won, else None.
+
+    Refused once the pivot has issued the ticket (the same row's `pivoted_at`): past it nothing
+    is undone. Taking the next fence fences off every delivery of the chain being undone.
+    """
+    db.session.rollback()
+    moved = db.session.execute(
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status == SagaStatus.RUNNING,
+                           Saga.pivoted_at.is_(None))
+        .values(status=SagaStatus.COMPENSATING, fence=Saga.fence + 1, failure_step=failed_step,
+                failure_reason=failure_reason(error), failure_detail=str(error)[:MESSAGE_LIMIT],
+                updated_at=utcnow(), progressed_at=utcnow(), lease_expires_at=lease(),
+                version=Saga.version + 1)
+    ).rowcount == 1
+    if not moved:
+        db.session.rollback()
         return None
-    step = saga.step(name)
-    if step is None:
-        add_steps(saga, [name], kind)
-        step = saga.step(name)
-    if step.status == StepStatus.SUCCEEDED:
-        return saga if kind == StepKind.ACTION else None
-    now = utcnow()
-    step.status = StepStatus.RUNNING
-    step.attempts = (step.attempts or 0) + 1
-    step.started_at = step.started_at or now
-    step.task_id = task_id
-    attempts = step.attempts  # read before the commit expires it (a reload is a query)
-    _touch(saga_id)
+    # Read after the row is ours: every start of a step under the old fence is committed by now.
+    started = db.session.execute(
+        select(SagaStep.name).where(SagaStep.saga_id == saga_id, SagaStep.kind == StepKind.ACTION,
+                                    SagaStep.attempts > 0)
+    ).scalars().all()
+    names = definition.compensations_for(list(started))
+    _add_compensations(saga_id, names)
     db.session.commit()
-    log.info("saga %s: %s attempt %d", saga_id, name, attempts,
-             extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
-    return saga
+    _moved(saga_id, SagaStatus.COMPENSATING)
+    return fence + 1, names
 
 
-def finish_step(saga_id: str, name: str, status: str, error: BaseException | None = None) -> None:
-    """Record how an attempt of `name` ended (`running` keeps it open for a retry)."""
+def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
+    """confirmed -> cancelling under the next fence, with every compensation, in one transaction."""
     db.session.rollback()
-    step = db.session.execute(
-        db.select(SagaStep).filter_by(saga_id=saga_id, name=name)
-    ).scalar_one_or_none()
-    if step is None:
-        return
-    step.status = status
-    if status != StepStatus.RUNNING:
-        step.finished_at = utcnow()
-    if error is not None:
-        step.error_code = failure_reason(error)
-        step.error_message = str(error)[:MESSAGE_LIMIT]
-    elif status == StepStatus.SUCCEEDED:
-        step.error_code = step.error_message = None
-    error_code, kind = step.error_code, step.kind  # read before the commit expires them
-    _touch(saga_id)
+    fence = db.session.execute(select(Saga.fence).where(Saga.id == saga_id)).scalar_one_or_none()
+    if fence is None:
+        return None
+    names = definition.compensations_for(definition.ACTION_NAMES)
+    if not _own(saga_id, fence, (SagaStatus.CONFIRMED,), {"status": SagaStatus.CANCELLING, "fence": fence + 1}):
+        db.session.rollback()
+        return None
+    _add_compensations(saga_id, names)
     db.session.commit()
-    log.info("saga %s: %s %s", saga_id, name, status,
-             extra={"saga_id": saga_id, "step": name, "step_status": status, "error": error_code})
-    metrics.step_finished(kind, name, status)
+    _moved(saga_id, SagaStatus.CANCELLING)
+    return fence + 1, names
 
 
-def begin_compensation(saga_id: str, failed_step: str, error: BaseException,
-                       compensations: list[str]) -> bool:
-    """running -> compensating, recording why; True only for the one caller that won."""
-    saga = load(saga_id)
-    if saga is None or saga.ticket is not None:
-        # Past the pivot nothing is undone; the reconciler drives it forward instead.
+def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | None:
+    """Become the saga's writer after its lease lapsed: the next fence, or None if another did."""
+    db.session.rollback()
+    now = now or utcnow()
+    won = db.session.execute(
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT),
+                           Saga.lease_expires_at < now)
+        .values(fence=Saga.fence + 1, lease_expires_at=lease(now=now), updated_at=now,
+                version=Saga.version + 1)
+    ).rowcount == 1
+    db.session.commit()
+    return fence + 1 if won else None
+
+
+def renew(saga_id: str, fence: int) -> bool:
+    """The heartbeat of a working step: its lease runs on while it still owns the saga."""
+    return db.session.execute(
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT))
+        .values(lease_expires_at=lease())
+    ).rowcount == 1
+
+
+def record_debt(saga_id: str, fence: int, name: str, error: BaseException) -> bool:
+    """A compensation gave up: what is owed, and the step marked, in one fenced transaction."""
+    db.session.rollback()
+    if not _own(saga_id, fence, RUNNABLE[StepKind.COMPENSATION]):
+        db.session.rollback()
         return False
-    won = transition(
-        saga_id,
-        SagaStatus.RUNNING,
-        SagaStatus.COMPENSATING,
-        failure_step=failed_step,
-        failure_reason=failure_reason(error),
-        failure_detail=str(error)[:MESSAGE_LIMIT],
-    )
-    if won:
-        saga = load(saga_id)
-        add_steps(saga, compensations, StepKind.COMPENSATION)
-        db.session.commit()
-    return won
-
-
-def begin_cancellation(saga_id: str, compensations: list[str]) -> bool:
-    """confirmed -> cancelling, at the owner's request; True only for the caller that won."""
-    won = transition(saga_id, SagaStatus.CONFIRMED, SagaStatus.CANCELLING)
-    if won:
-        saga = load(saga_id)
-        add_steps(saga, compensations, StepKind.COMPENSATION)
-        db.session.commit()
-    return won
-
-
-def record_debt(saga_id: str, name: str, error: BaseException) -> None:
-    """A compensation gave up: keep what is owed as a debt and mark the step."""
-    db.session.rollback()
     open_debt = db.session.execute(
-        db.select(Debt).filter_by(saga_id=saga_id, step=name, paid_at=None)
-    ).scalar_one_or_none()
+        select(Debt.id).filter_by(saga_id=saga_id, step=name, paid_at=None)
+    ).first()
     if open_debt is None:
         db.session.add(Debt(saga_id=saga_id, step=name, reason=failure_reason(error),
                             detail=str(error)[:MESSAGE_LIMIT], attempts=1,
-                            next_attempt_at=utcnow() + timedelta(seconds=30)))
+                            next_attempt_at=utcnow() + timedelta(seconds=DEBT_FIRST_RETRY_SECONDS)))
+    db.session.execute(
+        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
+                               SagaStep.status.not_in(SETTLED))
+        .values(status=StepStatus.DEBT, finished_at=utcnow(), error_code=failure_reason(error),
+                error_message=str(error)[:MESSAGE_LIMIT])
+    )
     db.session.commit()
-    finish_step(saga_id, name, StepStatus.DEBT, error)
     log.warning("saga %s: %s owes a debt: %s", saga_id, name, error,
                 extra={"saga_id": saga_id, "step": name})
+    metrics.step_finished(StepKind.COMPENSATION, name, StepStatus.DEBT)
+    return True
 
 
 def open_debts(saga_id: str) -> int:
@@ -172,10 +255,16 @@ def open_debts(saga_id: str) -> int:
     ).scalar_one()
 
 
-def finish(saga_id: str) -> str | None:
-    """End a compensation or cancellation: failed/cancelled, or needs_attention while a debt is open."""
+def finish(saga_id: str, fence: int) -> str | None:
+    """End a compensation or cancellation: failed/cancelled, or needs_attention while a debt is open.
+
+    Only once every compensation is settled: a chain that lost one ends nothing, and the saga's
+    lease lapses into a re-drive of what is left.
+    """
     saga = load(saga_id)
-    if saga is None or saga.status not in (SagaStatus.COMPENSATING, SagaStatus.CANCELLING):
+    if saga is None or saga.fence != fence or saga.status not in RUNNABLE[StepKind.COMPENSATION]:
+        return None
+    if any(step.status not in SETTLED for step in saga.steps if step.kind == StepKind.COMPENSATION):
         return None
     if open_debts(saga_id):
         target = SagaStatus.NEEDS_ATTENTION
@@ -183,4 +272,37 @@ def finish(saga_id: str) -> str | None:
         target = SagaStatus.CANCELLED
     else:
         target = SagaStatus.FAILED
-    return target if transition(saga_id, saga.status, target) else None
+    if not _own(saga_id, fence, (saga.status,), {"status": target}):
+        db.session.rollback()
+        return None
+    db.session.commit()
+    _moved(saga_id, target)
+    return target
+
+
+def settle(saga_id: str) -> bool:
+    """needs_attention -> failed or cancelled once every debt is paid."""
+    db.session.rollback()
+    saga = load(saga_id)
+    if saga is None or saga.status != SagaStatus.NEEDS_ATTENTION or open_debts(saga_id):
+        return False
+    target = SagaStatus.FAILED if saga.failure_reason else SagaStatus.CANCELLED
+    if not _own(saga_id, saga.fence, (SagaStatus.NEEDS_ATTENTION,), {"status": target}):
+        db.session.rollback()
+        return False
+    db.session.commit()
+    _moved(saga_id, target)
+    return True
+
+
+def pay_debt_step(saga_id: str, name: str) -> None:
+    """A debt was paid: its compensation step is done."""
+    db.session.execute(
+        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
+                               SagaStep.status == StepStatus.DEBT)
+        .values(status=StepStatus.SUCCEEDED, finished_at=utcnow(), error_code=None, error_message=None)
+    )
+    db.session.execute(update(Saga).where(Saga.id == saga_id)
+                       .values(version=Saga.version + 1, updated_at=utcnow()))
+    db.session.commit()
+    metrics.step_finished(StepKind.COMPENSATION, name, StepStatus.SUCCEEDED)

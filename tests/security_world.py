@@ -116,6 +116,6 @@ def stub_enqueue(monkeypatch) -> list[tuple[str, str]]:
     from app.tasks import saga as saga_tasks
 
     sent: list[tuple[str, str]] = []
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: sent.append(("start", saga_id)))
-    monkeypatch.setattr(saga_tasks, "compensate", lambda saga_id, names: sent.append(("compensate", saga_id)))
+    monkeypatch.setattr(saga_tasks, "dispatch", lambda plan: sent.append(
+        ("start" if plan.actions else "compensate", plan.saga_id)))
     return sent

@@ -59,7 +59,10 @@ def retry_saga(saga_id: UUID) -> Saga:
     saga = saga_log.load(str(saga_id))
     if saga is None:
         raise Problem(404, "No such saga.")
-    redrive = recovery.retry_now(saga.id)
+    try:
+        redrive = recovery.retry_now(saga.id)
+    except recovery.NotStalled as exc:
+        raise Problem(409, str(exc), type="not-stalled") from exc
     if redrive is None:
         raise Problem(409, f"Nothing to retry: the saga is {saga.status} with no open debt.",
                       type="nothing-to-retry")

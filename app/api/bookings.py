@@ -71,15 +71,15 @@ def create_booking(body: dict):
                       type="payment-unavailable", headers={"Retry-After": "5"}) from exc
     saga = started.saga
     if not started.replayed:
-        _enqueue(saga.id)
+        _enqueue(saga.id, saga.fence)
     _, _, headers = booking_response(saga)
     headers["Location"] = url_for("bookings.get_booking", saga_id=saga.id)
     return saga, 200 if started.replayed else 202, headers
 
 
-def _enqueue(saga_id: str) -> None:
+def _enqueue(saga_id: str, fence: int) -> None:
     try:
-        saga_tasks.start(saga_id)
+        saga_tasks.start(saga_id, fence)
     except Exception:  # the broker is down: the saga stays pending and the reconciler enqueues it
         log.exception("saga %s: enqueue failed, left for the reconciler", saga_id, extra={"saga_id": saga_id})
 

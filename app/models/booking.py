@@ -66,6 +66,7 @@ class Saga(db.Model):
     __table_args__ = (
         Index("ix_sagas_user_created", "user_id", "created_at"),
         Index("ix_sagas_status_progressed", "status", "progressed_at"),
+        Index("ix_sagas_status_lease", "status", "lease_expires_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -91,8 +92,18 @@ class Saga(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Last time a step started or finished: the reconciler's measure of a stall.
+    # Last time a step started or finished.
     progressed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The fencing token: the generation of the one writer this saga has. Every chain carries the
+    # fence it was started with and every saga-log write checks it; a re-drive or a compensation
+    # chain takes the next one, so every delivery of an older chain finds itself fenced off.
+    fence: Mapped[int] = mapped_column(Integer, default=1)
+    # The writer's lease: renewed by each write of the saga log (and by a heartbeat while a step
+    # works). Once it lapses the reconciler takes the saga over with the next fence.
+    lease_expires_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the pivot issued the ticket, in the same transaction: past it nothing is undone, and a
+    # compensation may start only while it is unset (the same row, so the two cannot both happen).
+    pivoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     steps: Mapped[list[SagaStep]] = relationship(
         back_populates="saga", order_by="SagaStep.position", cascade="all, delete-orphan"
@@ -101,10 +112,6 @@ class Saga(db.Model):
         back_populates="saga", order_by="Debt.id", cascade="all, delete-orphan"
     )
     ticket: Mapped[Ticket | None] = relationship(back_populates="saga", uselist=False)
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
 
     def step(self, name: str) -> SagaStep | None:
         return next((s for s in self.steps if s.name == name), None)

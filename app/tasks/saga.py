@@ -1,4 +1,4 @@
-"""Starting a saga, the chain's error callback, and the compensation chain it starts."""
+"""Starting a saga, the chain's error callback, and enqueueing what the engine planned."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import logging
 
 from celery import chain, shared_task
 
+from app import engine
 from app import saga as definition
-from app import saga_log
+from app.engine import Plan
 from app.tasks import compensations, steps
 
 log = logging.getLogger("saga")
@@ -16,54 +17,41 @@ ACTION_TASKS = {name: getattr(steps, name) for name in definition.ACTIONS}
 COMPENSATION_TASKS = {name: getattr(compensations, name) for name in definition.COMPENSATIONS}
 
 
-def start(saga_id: str, from_step: str | None = None) -> None:
-    """Enqueue the chain of actions (from `from_step` on), with one error callback on it."""
-    names = definition.ACTION_NAMES
-    names = names[names.index(from_step):] if from_step else names
-    chain(*(ACTION_TASKS[name].si(saga_id) for name in names)).on_error(
-        on_step_failed.s(saga_id=saga_id)
-    ).apply_async()
+def start(saga_id: str, fence: int) -> None:
+    """Enqueue a new saga's chain of actions under its first fence."""
+    dispatch(Plan(saga_id, fence, actions=tuple(definition.ACTION_NAMES)))
 
 
-def dispatch(redrive) -> None:
-    """Enqueue what recovery planned for a saga (app.recovery.Redrive)."""
-    if redrive.debts:
+def dispatch(plan: Plan) -> None:
+    """Enqueue what the engine or recovery planned: every message carries the plan's fence."""
+    if plan.debts:
         from app.tasks.maintenance import pay_debts
 
-        pay_debts.delay(redrive.saga_id)
-    elif redrive.actions_from:
-        start(redrive.saga_id, from_step=redrive.actions_from)
+        pay_debts.delay(plan.saga_id)
+    elif plan.actions:
+        chain(*(ACTION_TASKS[name].si(plan.saga_id, plan.fence) for name in plan.actions)).on_error(
+            on_step_failed.s(saga_id=plan.saga_id, fence=plan.fence)
+        ).apply_async()
     else:
-        compensate(redrive.saga_id, list(redrive.compensations))
-
-
-def compensate(saga_id: str, names: list[str]) -> None:
-    """Enqueue compensations `names` in that order, then the task that ends the saga."""
-    chain(*(COMPENSATION_TASKS[name].si(saga_id) for name in names),
-          compensations.finish.si(saga_id)).apply_async()
+        chain(*(COMPENSATION_TASKS[name].si(plan.saga_id, plan.fence) for name in plan.compensations),
+              compensations.finish.si(plan.saga_id, plan.fence)).apply_async()
 
 
 # New-style errback (not bound, more than one argument): Celery calls it inline in the worker that
 # ran the failed step, once, after the step's retries are exhausted.
 @shared_task(name="saga.on_step_failed")
-def on_step_failed(request, exc, traceback, saga_id: str) -> None:
-    failed_step = request.task.removeprefix("saga.")
-    saga = saga_log.load(saga_id)
-    if saga is None:
+def on_step_failed(request, exc, traceback, saga_id: str, fence: int | None = None) -> None:
+    if fence is None:
         return
-    started = [step.name for step in saga.steps if step.kind == "action" and step.attempts]
-    names = definition.compensations_for(started)
-    if saga_log.begin_compensation(saga_id, failed_step, exc, names):
-        compensate(saga_id, names)
-    else:
-        log.info("saga %s: error callback for %s found nothing to start", saga_id, failed_step,
-                 extra={"saga_id": saga_id, "step": failed_step})
+    plan = engine.step_failed(saga_id, fence, request.task.removeprefix("saga."), exc)
+    if plan is not None:
+        dispatch(plan)
 
 
 def cancel(saga_id: str) -> bool:
     """The owner cancels a confirmed booking: undo every step, newest first."""
-    names = definition.compensations_for(definition.ACTION_NAMES)
-    if not saga_log.begin_cancellation(saga_id, names):
+    plan = engine.cancel(saga_id)
+    if plan is None:
         return False
-    compensate(saga_id, names)
+    dispatch(plan)
     return True

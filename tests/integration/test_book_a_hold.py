@@ -42,7 +42,7 @@ def test_a_hold_can_start_one_booking_only(live_app, client, make_user, auth_hea
                                            monkeypatch):
     from app.tasks import saga as saga_tasks
 
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
     headers = auth_headers(make_user())
     hold_id = take_hold(client, headers, make_flight().id, ["4C"])
     assert book_hold(client, headers, hold_id).status_code == 202

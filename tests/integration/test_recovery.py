@@ -30,7 +30,7 @@ def age(saga_id: str, seconds: float) -> None:
 def book_unqueued(client, headers, flight_id: int, seats: list[str]) -> str:
     """A booking whose POST could not enqueue (the broker was down): the row exists, no task does."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+        patch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
         return book(client, headers, flight_id, seats).json["id"]
 
 

@@ -21,7 +21,7 @@ class WorkerKilled(BaseException):
 @pytest.fixture
 def running_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
     """A saga written by the API and set running, its steps driven by hand."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
     response = book(client, auth_headers(make_user()), make_flight().id, ["4C", "4D"])
     saga_log.transition(response.json["id"], "pending", "running")
     return db.session.get(Saga, response.json["id"])

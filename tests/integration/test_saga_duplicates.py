@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def pending_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
     """A saga written by the API but not enqueued, so the test drives its steps by hand."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, from_step=None: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
     user = make_user()
     flight = make_flight()
     response = book(client, auth_headers(user), flight.id, ["5A", "5B"])

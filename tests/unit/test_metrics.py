@@ -11,9 +11,11 @@ import fakeredis
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import saga as definition
 from app import saga_log
+from app.errors import CardDeclined
 from app.extensions import db
-from app.models import Debt, Saga, SagaStatus
+from app.models import Debt, Saga, SagaStatus, SagaStep
 from app.models.types import utcnow
 from app.observability import multiproc, task_signals
 from app.observability.flower import flower_task_url
@@ -93,16 +95,32 @@ def test_a_source_that_is_down_is_reported_and_the_scrape_still_answers(make_app
     assert sample("booking_sagas_started_total") in seen  # the recorded counters are still served
 
 
+def _with_steps(saga: Saga) -> Saga:
+    saga.steps = [SagaStep(name=name, kind="action", position=n)
+                  for n, name in enumerate(definition.ACTION_NAMES, 1)]
+    db.session.commit()
+    return saga
+
+
 def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client, broker, make_saga):
     before = scrape(client)
-    declined = make_saga(SagaStatus.PENDING)
-    saga_log.transition(declined.id, SagaStatus.PENDING, SagaStatus.RUNNING)
-    saga_log.transition(declined.id, SagaStatus.RUNNING, SagaStatus.COMPENSATING,
-                        failure_step="authorize_payment", failure_reason="card_declined")
-    saga_log.transition(declined.id, SagaStatus.COMPENSATING, SagaStatus.FAILED)
-    saga_log.transition(declined.id, SagaStatus.COMPENSATING, SagaStatus.FAILED)  # lost the race: no count
-    confirmed = make_saga(SagaStatus.RUNNING)
-    saga_log.transition(confirmed.id, SagaStatus.RUNNING, SagaStatus.CONFIRMED)
+    declined = _with_steps(make_saga(SagaStatus.PENDING))
+    saga_log.start_step(declined.id, 1, "reserve_seat", "action", "t-1")  # pending -> running
+    saga_log.finish_step(declined.id, 1, "reserve_seat", "succeeded")
+    saga_log.start_step(declined.id, 1, "authorize_payment", "action", "t-2")
+    saga_log.finish_step(declined.id, 1, "authorize_payment", "failed", CardDeclined("declined"))
+    fence, names = saga_log.begin_compensation(declined.id, 1, "authorize_payment", CardDeclined("declined"))
+    assert saga_log.begin_compensation(declined.id, 1, "authorize_payment", CardDeclined("x")) is None
+    for name in names:
+        saga_log.start_step(declined.id, fence, name, "compensation", "t-3")
+        saga_log.finish_step(declined.id, fence, name, "succeeded")
+    assert saga_log.finish(declined.id, fence) == "failed"
+    assert saga_log.finish(declined.id, fence) is None  # lost the race: no count
+    confirmed = _with_steps(make_saga(SagaStatus.RUNNING))
+    for name in definition.ACTION_NAMES:
+        saga_log.start_step(confirmed.id, 1, name, "action", "t-4")
+        last = name == definition.ACTION_NAMES[-1]
+        saga_log.finish_step(confirmed.id, 1, name, "succeeded", saga_status="confirmed" if last else None)
     after = scrape(client)
 
     def grew(name: str, **labels: str) -> float:
@@ -115,12 +133,13 @@ def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client
 
 def test_compensations_are_counted_when_they_succeed_or_leave_a_debt(app, client, broker, make_saga):
     saga = make_saga(SagaStatus.COMPENSATING)
-    saga_log.add_steps(saga, ["cancel_payment", "cancel_seat"], "compensation")
+    saga.steps = [SagaStep(name=name, kind="compensation", position=n)
+                  for n, name in enumerate(["cancel_payment", "cancel_seat"], 1)]
     db.session.commit()
     before = scrape(client)
-    saga_log.finish_step(saga.id, "cancel_seat", "running", RuntimeError("will retry"))
-    saga_log.finish_step(saga.id, "cancel_seat", "succeeded")
-    saga_log.record_debt(saga.id, "cancel_payment", RuntimeError("payment service down"))
+    saga_log.finish_step(saga.id, 1, "cancel_seat", "running", RuntimeError("will retry"))
+    saga_log.finish_step(saga.id, 1, "cancel_seat", "succeeded")
+    saga_log.record_debt(saga.id, 1, "cancel_payment", RuntimeError("payment service down"))
     after = scrape(client)
 
     def grew(**labels: str) -> float:

@@ -1,0 +1,246 @@
+"""The step engine: one delivery of one step of one saga, and what should happen next. No Celery.
+
+A delivery names the saga, the step, the fence of the chain that sent it and its attempt. The
+engine reads the saga, runs the step's function from app/saga.py between two fenced writes of the
+log (app/saga_log.py) and answers with an outcome; the Celery tasks only translate outcomes into
+`retry()` and raising, and the janitors and the admin retry plan with the same log functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis.exceptions
+import sqlalchemy.exc
+from flask import current_app
+
+from app import saga as definition
+from app import saga_log
+from app.errors import RetryForward, TransientError
+from app.extensions import db
+from app.models import Saga, StepKind, StepStatus
+
+log = logging.getLogger("saga")
+
+# Failures that may pass on their own: retried with backoff before the step gives up.
+TRANSIENT = (
+    TransientError,
+    sqlalchemy.exc.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Done:
+    """The step is recorded as done (now or before): the chain goes on."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Deliver the same step again in `countdown` seconds."""
+
+    countdown: float
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The action failed for good and the log says so: the chain stops, its errback compensates."""
+
+    error: BaseException
+
+
+@dataclass(frozen=True)
+class Fenced:
+    """A stale or superseded delivery: it changed nothing, and its chain stops here."""
+
+    reason: str
+
+
+Outcome = Done | Retry | Failed | Fenced
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to enqueue for a saga under `fence`: actions (a chain with its errback), or
+    compensations followed by the task that ends them, or the saga's debts."""
+
+    saga_id: str
+    fence: int
+    actions: tuple[str, ...] = ()
+    compensations: tuple[str, ...] = ()
+    debts: bool = False
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff, capped (kept far below the broker's visibility timeout)."""
+    config = current_app.config
+    ceiling = min(config["SAGA_RETRY_MAX_SECONDS"], config["SAGA_RETRY_BASE_SECONDS"] * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
+             task_id: str | None = None) -> Outcome:
+    """Run one delivery of action or compensation `name`."""
+    if fence is None:
+        return Fenced("the message carries no fence (sent before fences existed)")
+    try:
+        if name in definition.ACTIONS:
+            return _run_action(saga_id, name, fence, attempt, task_id)
+        return _run_compensation(saga_id, name, fence, attempt, task_id)
+    except TRANSIENT as exc:  # the log itself did not answer (a locked SQLite, a lost connection)
+        db.session.rollback()
+        log.warning("saga %s: %s could not reach the saga log: %s", saga_id, name, exc,
+                    extra={"saga_id": saga_id, "step": name})
+        return Retry(backoff(attempt), exc)
+
+
+def _current(saga_id: str, fence: int, kind: str) -> Saga | Fenced:
+    saga = saga_log.load(saga_id)
+    if saga is None:
+        return Fenced("no such saga")
+    if saga.fence != fence:
+        return Fenced(f"fence {fence} is stale: the saga is at {saga.fence}")
+    if saga.status not in saga_log.RUNNABLE[kind]:
+        return Fenced(f"the saga is {saga.status}")
+    return saga
+
+
+def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:
+    saga = _current(saga_id, fence, StepKind.ACTION)
+    if isinstance(saga, Fenced):
+        return saga
+    if saga.step(name).status == StepStatus.SUCCEEDED:
+        return Done()
+    earlier = definition.ACTION_NAMES[: definition.ACTION_NAMES.index(name)]
+    if any(saga.step(step).status != StepStatus.SUCCEEDED for step in earlier):
+        return Fenced(f"{name} arrived before the steps it follows")
+    saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id)
+    if saga is None:
+        return Fenced("fenced off at the start")
+    step = definition.step(name)
+    try:
+        with heartbeat(saga_id, fence):
+            if name != definition.ACTION_NAMES[0]:
+                definition.keep_hold_for_next_step(saga)
+            if step.pivot and saga.pivoted_at is None and not saga_log.claim_pivot(saga_id, fence):
+                db.session.rollback()
+                saga = saga_log.load(saga_id)
+                if saga.fence != fence or saga.pivoted_at is None:
+                    return Fenced("another writer took the saga at the pivot")
+            step.action(saga)
+    except RetryForward as exc:  # past the pivot: retried until it succeeds, never undone
+        return _again(saga_id, fence, name, attempt, exc)
+    except TRANSIENT as exc:
+        if attempt < current_app.config["SAGA_STEP_MAX_RETRIES"]:
+            return _again(saga_id, fence, name, attempt, exc)
+        return _fail(saga_id, fence, name, exc)
+    except Exception as exc:
+        return _fail(saga_id, fence, name, exc)
+    last = name == definition.ACTION_NAMES[-1]
+    status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED,
+                                  saga_status="confirmed" if last else None)
+    return Fenced("fenced off before its success was recorded") if status is None else Done()
+
+
+def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:
+    saga = _current(saga_id, fence, StepKind.COMPENSATION)
+    if isinstance(saga, Fenced):
+        return saga
+    if saga.step(name) is None:
+        return Fenced(f"{name} is not among this saga's compensations")
+    if saga.step(name).status in saga_log.SETTLED:
+        return Done()
+    saga = saga_log.start_step(saga_id, fence, name, StepKind.COMPENSATION, task_id)
+    if saga is None:
+        return Fenced("fenced off at the start")
+    try:
+        with heartbeat(saga_id, fence):
+            definition.COMPENSATIONS[name](saga)
+    except Exception as exc:  # any failure is retried, then kept as a debt: never swallowed
+        if attempt < current_app.config["SAGA_COMPENSATION_MAX_RETRIES"]:
+            return _again(saga_id, fence, name, attempt, exc)
+        db.session.rollback()
+        return Done() if saga_log.record_debt(saga_id, fence, name, exc) else Fenced("fenced off")
+    status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED)
+    return Fenced("fenced off before its success was recorded") if status is None else Done()
+
+
+def _again(saga_id: str, fence: int, name: str, attempt: int, exc: BaseException) -> Outcome:
+    countdown = backoff(attempt)
+    if saga_log.finish_step(saga_id, fence, name, StepStatus.RUNNING, exc, retry_in=countdown) is None:
+        return Fenced("fenced off")
+    return Retry(countdown, exc)
+
+
+def _fail(saga_id: str, fence: int, name: str, exc: BaseException) -> Outcome:
+    status = saga_log.finish_step(saga_id, fence, name, StepStatus.FAILED, exc)
+    if status is None:
+        return Fenced("fenced off")
+    # A duplicate of this step succeeded meanwhile: a success is never downgraded.
+    return Done() if status == StepStatus.SUCCEEDED else Failed(exc)
+
+
+def step_failed(saga_id: str, fence: int, failed_step: str, error: BaseException) -> Plan | None:
+    """The chain's errback: compensate every step that started, under the next fence."""
+    saga = saga_log.load(saga_id)
+    if saga is None or saga.step(failed_step) is None or saga.step(failed_step).status != StepStatus.FAILED:
+        return None  # not a failure the log recorded (a crash of the engine itself): leases cover it
+    begun = saga_log.begin_compensation(saga_id, fence, failed_step, error)
+    if begun is None:
+        log.info("saga %s: error callback for %s found nothing to start", saga_id, failed_step,
+                 extra={"saga_id": saga_id, "step": failed_step})
+        return None
+    new_fence, names = begun
+    return Plan(saga_id, new_fence, compensations=tuple(names))
+
+
+def finish(saga_id: str, fence: int) -> str | None:
+    """The last task of a compensation chain."""
+    return saga_log.finish(saga_id, fence)
+
+
+def cancel(saga_id: str) -> Plan | None:
+    """The owner cancels a confirmed booking: undo every step, newest first, under the next fence."""
+    begun = saga_log.begin_cancellation(saga_id)
+    if begun is None:
+        return None
+    new_fence, names = begun
+    return Plan(saga_id, new_fence, compensations=tuple(names))
+
+
+@contextmanager
+def heartbeat(saga_id: str, fence: int) -> Iterator[None]:
+    """Renew the saga's lease while a step works, so a slow participant is not taken for a crash.
+
+    Beats every third of the lease, on a connection of its own; a step that ends sooner (nearly
+    all) never beats. A beat that finds the fence moved on stops: the saga has another writer.
+    """
+    app = current_app._get_current_object()
+    interval = app.config["SAGA_LEASE_SECONDS"] / 3
+    stop = threading.Event()
+
+    def beat() -> None:
+        with app.app_context():
+            while not stop.wait(interval):
+                try:
+                    if not saga_log.renew(saga_id, fence):
+                        break
+                    db.session.commit()
+                except Exception as exc:  # a missed beat only shortens the lease
+                    db.session.rollback()
+                    log.warning("saga %s: lease not renewed: %s", saga_id, exc, extra={"saga_id": saga_id})
+            db.session.remove()
+
+    thread = threading.Thread(target=beat, name=f"lease-{saga_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
