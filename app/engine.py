@@ -134,7 +134,7 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
                 saga = saga_log.load(saga_id)
                 if saga.fence != fence or saga.pivoted_at is None:
                     return Fenced("another writer took the saga at the pivot")
-            step.action(saga)
+            definition.ACTIONS[name](saga)
     except RetryForward as exc:  # past the pivot: retried until it succeeds, never undone
         return _again(saga_id, fence, name, attempt, exc)
     except TRANSIENT as exc:

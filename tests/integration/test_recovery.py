@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import recovery, saga_log
+from app import engine, recovery, saga_log
 from app import saga as definition
 from app.errors import TransientError
 from app.extensions import db
@@ -20,10 +20,10 @@ from tests.integration.saga_helpers import assert_confirmed, assert_undone, book
 pytestmark = pytest.mark.integration
 
 
-def age(saga_id: str, seconds: float) -> None:
-    """Pretend the saga made no progress for `seconds`."""
+def lapse(saga_id: str) -> None:
+    """Let the lease of the saga's writer run out (as when its worker died)."""
     db.session.execute(db.update(Saga).where(Saga.id == saga_id)
-                       .values(progressed_at=utcnow() - timedelta(seconds=seconds)))
+                       .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
 
 
@@ -38,7 +38,7 @@ def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, client, ma
                                                            make_flight, monkeypatch, worker):
     saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11A"])
     assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 0}  # still within its grace
-    age(saga_id, live_app.config["SAGA_PENDING_GRACE_SECONDS"] + 1)
+    lapse(saga_id)
 
     assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 1}
     assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 0}  # a second run changes nothing
@@ -48,15 +48,14 @@ def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, client, ma
 def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make_user, auth_headers,
                                                          make_flight, worker):
     saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11B"])
-    saga_log.transition(saga_id, "pending", "running")
-    saga = saga_log.load(saga_id)
+    saga = saga_log.start_step(saga_id, 1, "reserve_seat", "action", "dead-task")
     definition.reserve_seat(saga)  # its worker died right after the first step's effect
-    saga_log.start_step(saga_id, "reserve_seat", "action", "dead-task", {"running"})
-    age(saga_id, live_app.config["SAGA_STALL_SECONDS"] + 1)
+    assert recovery.stalled_sagas() == []  # its lease still runs
+    lapse(saga_id)
 
     planned = recovery.stalled_sagas()
-    assert [(r.saga_id, r.actions_from) for r in planned] == [(saga_id, "reserve_seat")]
-    assert recovery.stalled_sagas() == []  # claimed: another janitor run does not take it again
+    assert [(p.saga_id, p.fence, p.actions) for p in planned] == [(saga_id, 2, tuple(definition.ACTION_NAMES))]
+    assert recovery.stalled_sagas() == []  # taken over: another janitor run does not take it again
     saga_tasks.dispatch(planned[0])
     saga = wait_terminal(saga_id)
     assert_confirmed(saga)
@@ -66,11 +65,9 @@ def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make
 def test_a_failed_step_whose_errback_was_lost_is_compensated(live_app, client, make_user, auth_headers,
                                                             make_flight, worker):
     saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11C"])
-    saga_log.transition(saga_id, "pending", "running")
-    definition.reserve_seat(saga_log.load(saga_id))
-    saga_log.start_step(saga_id, "reserve_seat", "action", "t", {"running"})
-    saga_log.finish_step(saga_id, "reserve_seat", "failed", TransientError("redis went away"))
-    age(saga_id, live_app.config["SAGA_STALL_SECONDS"] + 1)
+    definition.reserve_seat(saga_log.start_step(saga_id, 1, "reserve_seat", "action", "t"))
+    saga_log.finish_step(saga_id, 1, "reserve_seat", "failed", TransientError("redis went away"))
+    lapse(saga_id)
 
     assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 1}
     saga = wait_terminal(saga_id)
@@ -83,24 +80,18 @@ def test_the_sweep_compensates_a_saga_whose_hold_lapsed_while_payment_was_slow(
     headers = auth_headers(make_user())
     flight = make_flight()
     saga_id = book_unqueued(client, headers, flight.id, ["11D"])
-    saga_log.transition(saga_id, "pending", "running")
-    definition.reserve_seat(saga_log.load(saga_id))
-    saga_log.start_step(saga_id, "reserve_seat", "action", "t", {"running"})
-    saga_log.finish_step(saga_id, "reserve_seat", "succeeded")
-    saga_log.start_step(saga_id, "authorize_payment", "action", "slow", {"running"})  # in flight
+    assert engine.run_step(saga_id, "reserve_seat", fence=1) == engine.Done()
+    slow = saga_log.start_step(saga_id, 1, "authorize_payment", "action", "slow")  # in flight
+    definition.authorize_payment(slow)  # authorized, but not yet recorded
     hold_id = saga_log.load(saga_id).hold_id
     db.session.execute(db.update(Hold).where(Hold.id == hold_id).values(expires_at=utcnow()))
     db.session.commit()
 
     assert maintenance.sweep_expired_holds.run() == {"holds_expired": 1, "sagas_compensated": 1}
     assert maintenance.sweep_expired_holds.run() == {"holds_expired": 0, "sagas_compensated": 0}
-    # The slow authorization lands after compensation began: the step undoes it itself.
-    from types import SimpleNamespace
-
-    from app.tasks.runner import run_action
-
-    task = SimpleNamespace(request=SimpleNamespace(id="slow", retries=0))
-    run_action(task, saga_id, "authorize_payment")
+    # The slow step comes back after compensation began: fenced off, it records nothing, and the
+    # compensation of the step it started voids its authorization.
+    assert saga_log.finish_step(saga_id, 1, "authorize_payment", "succeeded") is None
     saga = wait_terminal(saga_id)
     assert saga.status == "failed" and saga.failure_reason == "hold_expired"
     assert_undone(saga)
@@ -173,7 +164,7 @@ def test_janitors_running_at_once_redrive_a_saga_once(live_app, client, make_use
     saga_ids = [book_unqueued(client, auth_headers(make_user()), make_flight(number=f"SA9{i}").id, ["13A"])
                 for i in range(3)]
     for saga_id in saga_ids:
-        age(saga_id, live_app.config["SAGA_PENDING_GRACE_SECONDS"] + 1)
+        lapse(saga_id)
 
     def janitor(_):
         with live_app.app_context():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app import engine, saga_log, seat_holds
 from app import saga as definition
-from app import saga_log, seat_holds
 from app.extensions import db
 from app.models import Saga
 from app.tasks import saga as saga_tasks
@@ -20,17 +20,16 @@ class WorkerKilled(BaseException):
 
 @pytest.fixture
 def running_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
-    """A saga written by the API and set running, its steps driven by hand."""
+    """A saga written by the API but not enqueued: the test delivers its steps to the engine."""
     monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
     response = book(client, auth_headers(make_user()), make_flight().id, ["4C", "4D"])
-    saga_log.transition(response.json["id"], "pending", "running")
     return db.session.get(Saga, response.json["id"])
 
 
 def test_confirm_booking_killed_after_the_ticket_releases_the_keys_when_run_again(running_saga, monkeypatch):
     saga_id = running_saga.id
-    for step in definition.STEPS[:-1]:
-        step.action(saga_log.load(saga_id))
+    for name in definition.ACTION_NAMES[:-1]:
+        assert engine.run_step(saga_id, name, fence=1) == engine.Done()
 
     def killed(*args: object, **kwargs: object) -> None:
         raise WorkerKilled
@@ -38,10 +37,9 @@ def test_confirm_booking_killed_after_the_ticket_releases_the_keys_when_run_agai
     with monkeypatch.context() as patch:
         patch.setattr(seat_holds, "release", killed)  # the ticket is committed, the keys not yet released
         with pytest.raises(WorkerKilled):
-            definition.confirm_booking(saga_log.load(saga_id))
+            engine.run_step(saga_id, "confirm_booking", fence=1)
     saga = saga_log.load(saga_id)
     assert saga.ticket is not None and sorted(hold_keys_left(saga)) == ["4C", "4D"]
 
-    definition.confirm_booking(saga_log.load(saga_id))  # the redelivery
-    saga_log.transition(saga_id, "running", "confirmed")
+    assert engine.run_step(saga_id, "confirm_booking", fence=1, attempt=1) == engine.Done()  # redelivered
     assert_confirmed(saga_log.load(saga_id))  # keys gone, payment captured, miles posted

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from app import engine, saga_log
 from app import saga as definition
-from app import saga_log
 from app.errors import CardDeclined
 from app.extensions import db
 from app.models import Hold, Saga, Ticket
@@ -26,30 +26,28 @@ def pending_saga(live_app, client, make_user, auth_headers, make_flight, monkeyp
     user = make_user()
     flight = make_flight()
     response = book(client, auth_headers(user), flight.id, ["5A", "5B"])
-    saga = db.session.get(Saga, response.json["id"])
-    saga_log.transition(saga.id, "pending", "running")
-    return saga_log.load(saga.id)
+    return db.session.get(Saga, response.json["id"])
 
 
 def test_every_action_run_twice_has_one_effect(pending_saga):
     saga = pending_saga
-    for step in definition.STEPS:
-        step.action(saga_log.load(saga.id))
+    for name in definition.ACTION_NAMES:
+        saga_log.start_step(saga.id, 1, name, "action", "killed")
+        definition.ACTIONS[name](saga_log.load(saga.id))  # its worker died before the log write
         first = (saga_log.load(saga.id).hold_id, payment_of(saga), award_of(saga))
-        step.action(saga_log.load(saga.id))  # redelivered after its effect, before it was logged
+        assert engine.run_step(saga.id, name, fence=1, attempt=1) == engine.Done()  # the redelivery
         assert (saga_log.load(saga.id).hold_id, payment_of(saga), award_of(saga)) == first
     saga = saga_log.load(saga.id)
     assert db.session.execute(db.select(db.func.count(Hold.id)).filter_by(saga_id=saga.id)).scalar() == 1
     assert db.session.execute(db.select(db.func.count(Ticket.id)).filter_by(saga_id=saga.id)).scalar() == 1
-    saga_log.transition(saga.id, "running", "confirmed")
-    assert_confirmed(saga_log.load(saga.id))
+    assert all(step.attempts == 2 for step in saga.steps)
+    assert_confirmed(saga)
 
 
 def test_every_compensation_run_twice_has_one_effect(pending_saga):
     saga = pending_saga
     for step in definition.STEPS[:3]:
         step.action(saga_log.load(saga.id))
-    saga_log.transition(saga.id, "running", "compensating")
     for name in definition.compensations_for(definition.ACTION_NAMES):
         definition.COMPENSATIONS[name](saga_log.load(saga.id))
         definition.COMPENSATIONS[name](saga_log.load(saga.id))
@@ -61,12 +59,12 @@ def test_every_compensation_run_twice_has_one_effect(pending_saga):
 
 def test_the_error_callback_twice_starts_one_compensation(pending_saga, worker):
     saga = pending_saga
-    definition.reserve_seat(saga_log.load(saga.id))
-    saga_log.start_step(saga.id, "reserve_seat", "action", "t1", {"running"})
-    saga_log.start_step(saga.id, "authorize_payment", "action", "t2", {"running"})
+    assert engine.run_step(saga.id, "reserve_seat", fence=1) == engine.Done()
+    saga_log.start_step(saga.id, 1, "authorize_payment", "action", "t2")
+    saga_log.finish_step(saga.id, 1, "authorize_payment", "failed", CardDeclined("declined"))
     request = SimpleNamespace(task="saga.authorize_payment")
     for _ in range(2):
-        saga_tasks.on_step_failed(request, CardDeclined("declined"), None, saga_id=saga.id)
+        saga_tasks.on_step_failed(request, CardDeclined("declined"), None, saga_id=saga.id, fence=1)
 
     saga = wait_terminal(saga.id)
     assert saga.status == "failed" and saga.failure_reason == "card_declined"
@@ -79,8 +77,8 @@ def test_the_error_callback_twice_starts_one_compensation(pending_saga, worker):
 @pytest.mark.parametrize("step", definition.ACTION_NAMES)
 def test_a_stray_duplicate_of_any_step_changes_nothing(step, pending_saga, worker):
     saga = pending_saga
-    start_chain(saga.id)  # the real chain ...
-    saga_tasks.ACTION_TASKS[step].delay(saga.id)  # ... and a stray duplicate of one of its steps
+    start_chain(saga.id, 1)  # the real chain ...
+    saga_tasks.ACTION_TASKS[step].delay(saga.id, 1)  # ... and a stray duplicate of one of its steps
     saga = wait_terminal(saga.id)
     assert_confirmed(saga)
     assert all(s.status == "succeeded" for s in saga.steps)
