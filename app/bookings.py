@@ -114,6 +114,13 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
     return Started(saga, replayed=False)
 
 
+def lapse_lease(saga_id: str) -> None:
+    """A saga whose chain could not be enqueued has no writer: the reconciler may start it at once."""
+    db.session.execute(update(Saga).where(Saga.id == saga_id, Saga.fence == 1, Saga.status == "pending")
+                       .values(lease_expires_at=utcnow()))
+    db.session.commit()
+
+
 def _resolve_seats(user: User, body: dict) -> tuple[Flight, list[str], Hold | None]:
     if body.get("hold_id"):
         hold = db.session.get(Hold, str(body["hold_id"]))

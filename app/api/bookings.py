@@ -82,6 +82,9 @@ def _enqueue(saga_id: str, fence: int) -> None:
         saga_tasks.start(saga_id, fence)
     except Exception:  # the broker is down: the saga stays pending and the reconciler enqueues it
         log.exception("saga %s: enqueue failed, left for the reconciler", saga_id, extra={"saga_id": saga_id})
+        # Nothing runs it, so nothing needs its grace: the first reconciler run after the broker
+        # comes back starts it.
+        bookings.lapse_lease(saga_id)
 
 
 @blp.get("/bookings")

@@ -1,7 +1,8 @@
 """Crash recovery with real processes: whatever dies, every saga ends and nothing leaks (I1-I4).
 
-The README states the bound these tests use: a saga is terminal within RECOVERY_BOUND seconds
-after any single process dies, with the stall and janitor settings below.
+Every setting that decides how fast recovery is (the lease, the janitor interval, the pending
+grace, the visibility timeout) keeps its default: the bound these tests hold the stack to is the one
+the README promises a default deployment, RECOVERY_BOUND seconds after the dead part comes back.
 """
 
 from __future__ import annotations
@@ -19,17 +20,11 @@ from tests.e2e.stack import ROOT, VENV_BIN, wait_for
 
 pytestmark = pytest.mark.e2e
 
-FAST_RECOVERY = {
-    "SAGA_STALL_SECONDS": "5",
-    "SAGA_PENDING_GRACE_SECONDS": "2",
-    "JANITOR_INTERVAL_SECONDS": "1",
-    "SAGA_RETRY_BASE_SECONDS": "0.2",
-    "SAGA_RETRY_MAX_SECONDS": "1",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
-    "HOLD_TTL_SECONDS": "120",
-}
-SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "1500", "LOYALTY_LATENCY_MS": "1500"}
-RECOVERY_BOUND = 45
+# Retries of a participant that is down come quicker than the defaults (nothing here is down).
+QUICK_RETRIES = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1"}
+# Slow enough that a test can catch each step in flight and kill it there.
+SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "700", "LOYALTY_LATENCY_MS": "700"}
+RECOVERY_BOUND = 20
 TERMINAL = {"confirmed", "failed", "cancelled", "needs_attention"}
 CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 
@@ -100,7 +95,7 @@ def _assert_invariants(stack, api: Api, bodies: list[dict], flight_id: int, pay,
 @pytest.fixture
 def stack(tmp_path):
     redis_url, broker_url = shared_redis_urls()
-    stack = make_stack(tmp_path, redis_url, broker_url, **FAST_RECOVERY, **SLOW_PARTIES)
+    stack = make_stack(tmp_path, redis_url, broker_url, **QUICK_RETRIES, **SLOW_PARTIES)
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "beat"):
@@ -124,17 +119,17 @@ def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
             body["status"] in TERMINAL
     wait_for(step_in_flight, timeout=30, interval=0.02, what=f"{step} in flight")
     stack.kill("worker-1")  # SIGKILL to the whole worker: main process and pool children
-    killed_at = time.monotonic()
     stack.start("worker", label="worker-2")
+    back_at = time.monotonic()
 
     bodies = wait_terminal(api, headers, [saga_id])
-    assert time.monotonic() - killed_at < RECOVERY_BOUND
+    assert time.monotonic() - back_at < RECOVERY_BOUND
     assert bodies[0]["status"] == "confirmed", bodies[0]
     assert_invariants(stack, api, headers, bodies, flight_id)
 
 
 def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis):
-    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY)
+    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **QUICK_RETRIES)
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "worker", "beat"):
@@ -146,7 +141,9 @@ def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, pr
         saga_id = book(api, headers, flight_id, ["20C"])
         assert status_of(api, headers, saga_id)["status"] == "pending"
         private_redis.start()
+        back_at = time.monotonic()
         bodies = wait_terminal(api, headers, [saga_id])
+        assert time.monotonic() - back_at < RECOVERY_BOUND
         assert bodies[0]["status"] == "confirmed"
         assert_invariants(stack, api, headers, bodies, flight_id)
     finally:
@@ -154,7 +151,7 @@ def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, pr
 
 
 def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redis):
-    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **FAST_RECOVERY,
+    stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **QUICK_RETRIES,
                        PAYMENT_LATENCY_MS="300")
     seed(stack)
     try:
@@ -169,7 +166,9 @@ def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redi
         private_redis.kill()  # every queued task and every hold key is lost
         time.sleep(1)
         private_redis.start()
-        bodies = wait_terminal(api, headers, saga_ids, bound=RECOVERY_BOUND * 2)
+        back_at = time.monotonic()
+        bodies = wait_terminal(api, headers, saga_ids)
+        assert time.monotonic() - back_at < RECOVERY_BOUND
         assert_invariants(stack, api, headers, bodies, flight_id)
     finally:
         stack.stop()
