@@ -25,7 +25,8 @@ FAST_RECOVERY = {
     "JANITOR_INTERVAL_SECONDS": "1",
     "SAGA_RETRY_BASE_SECONDS": "0.2",
     "SAGA_RETRY_MAX_SECONDS": "1",
-    "CELERY_VISIBILITY_TIMEOUT": "30",
+    # Above task_time_limit (60 s), or the app refuses to start (app/settings_check.py).
+    "CELERY_VISIBILITY_TIMEOUT": "75",
     "HOLD_TTL_SECONDS": "120",
 }
 SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "1500", "LOYALTY_LATENCY_MS": "1500"}
