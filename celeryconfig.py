@@ -2,10 +2,12 @@
 
 Why each reliability setting is here (notes: README "Crash recovery"):
 - acks_late + reject_on_worker_lost: a step whose worker process dies is redelivered, not lost.
-- retry_on_worker_lost: a pool child killed mid-task is retried (and counted) instead of failing.
+- retry_on_worker_lost: a pool child killed mid-task is retried (and counted) instead of failing,
+  after the task's default_retry_delay: 1 s here (task_annotations), not Celery's 180 s.
 - prefetch 1: a worker holds one unacked step at a time, so a crash strands at most one.
-- visibility_timeout: how soon Redis redelivers a task whose whole worker was SIGKILLed. Every
-  retry countdown stays far below it (SAGA_RETRY_MAX_SECONDS), or tasks would run twice.
+- visibility_timeout: how soon Redis redelivers a task whose whole worker was SIGKILLed. It must be
+  longer than every retry countdown (SAGA_RETRY_MAX_SECONDS) and task_time_limit, or tasks would run
+  twice; app/settings_check.py refuses to start otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ task_ignore_result = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 task_retry_on_worker_lost = True
+# That retry waits the task's default_retry_delay (Celery's default is 180 s): longer than the
+# visibility timeout, so Redis would hand the waiting retry to a second worker, and longer than
+# SAGA_STALL_SECONDS, so the reconciler would re-drive the saga first. Every task is idempotent
+# and the lost run is over, so retry after a second; a retry() in app/tasks/runner.py names its
+# own countdown, so this delay is used only after a lost worker.
+WORKER_LOST_RETRY_DELAY = 1
+task_annotations = {"*": {"default_retry_delay": WORKER_LOST_RETRY_DELAY}}
 worker_prefetch_multiplier = 1
 # Sized to the participant timeouts (connect 2 s + read 5 s per call, a few calls per step).
 task_soft_time_limit = 45

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery, Task
 from flask import Flask
 
-from app import config
+from app import config, settings_check
 from app.extensions import db, init_redis, migrate
 
 
@@ -14,7 +14,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.from_env())
     if test_config:
         app.config.update(test_config)
-    _refuse_insecure_production(app)
     config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -34,12 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     limits.init_app(app)  # after the API and the pages: it wraps the views it limits
     cli.init_app(app)
     celery_init_app(app)
+    # Last, so that the Celery settings checked are the ones its worker will use.
+    settings_check.refuse_unworkable(app)
     return app
-
-
-def _refuse_insecure_production(app: Flask) -> None:
-    if app.config["ENV"] == "production" and app.config["SECRET_KEY"] == config.DEFAULT_SECRET_KEY:
-        raise RuntimeError("SECRET_KEY must be set in production (APP_ENV=production)")
 
 
 def celery_init_app(app: Flask) -> Celery:

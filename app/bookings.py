@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from app import saga as definition
@@ -66,6 +66,19 @@ def _replay(user: User, idempotency_key: str, fingerprint: str) -> Saga | None:
     return db.session.get(Saga, claimed.saga_id)
 
 
+def _drop_expired_claim(user: User, idempotency_key: str) -> None:
+    """Delete the key's expired claim (not pruned yet), in the transaction that claims it anew.
+
+    Only while it is still expired: a concurrent request that renewed the claim in the meantime keeps
+    it, and this request's insert then fails on the unique (user, key) and replays that booking.
+    """
+    db.session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id,
+                                     IdempotencyKey.key == idempotency_key,
+                                     IdempotencyKey.expires_at <= utcnow())
+    )
+
+
 def start_booking(user: User, body: dict, idempotency_key: str | None) -> Started:
     """Validate, tokenize the card, commit the saga and its key together; the caller enqueues."""
     fingerprint = request_fingerprint(body) if idempotency_key else ""
@@ -98,6 +111,7 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
     if hold is not None:
         _adopt(hold, saga)
     if idempotency_key:
+        _drop_expired_claim(user, idempotency_key)
         ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
         db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
                                       saga_id=saga.id, expires_at=utcnow() + ttl))

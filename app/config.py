@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -16,6 +17,18 @@ def _int(name: str, default: int) -> int:
 
 def _float(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
+
+
+def step_budget_seconds(settings: Mapping) -> float:
+    """The hold time left that a saga step needs before it starts (app/saga.py keep_hold_for_next_step).
+
+    SAGA_STEP_BUDGET_SECONDS, capped at half a hold. Extending a hold gives it HOLD_TTL_SECONDS from
+    now, so a budget of half that is met by every extended hold (until HOLD_MAX_SECONDS) with half a
+    hold to spare, while a budget of a whole hold or more can never be met: with holds shorter than
+    SAGA_STEP_BUDGET_SECONDS every booking would fail `hold_expired`. A step's participant call needs
+    only seconds, so half a hold is enough; app/settings_check.py refuses holds too short for that.
+    """
+    return min(settings["SAGA_STEP_BUDGET_SECONDS"], settings["HOLD_TTL_SECONDS"] / 2)
 
 
 def logging_from_env() -> dict:
@@ -70,7 +83,8 @@ def from_env() -> dict:
         "SAGA_LEASE_SECONDS": _float("SAGA_LEASE_SECONDS", 8.0),
         # A saga still `pending` this long after its POST was never enqueued (the broker was down).
         "SAGA_PENDING_GRACE_SECONDS": _int("SAGA_PENDING_GRACE_SECONDS", 15),
-        # A step does not start with less hold time left than this; the hold is extended first.
+        # A step does not start with less hold time left than this (at most half of HOLD_TTL_SECONDS,
+        # step_budget_seconds); the hold is extended first.
         "SAGA_STEP_BUDGET_SECONDS": _int("SAGA_STEP_BUDGET_SECONDS", 60),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
         # Where the counters live; unset means REDIS_URL (app/api/limits.py).

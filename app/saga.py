@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import holds, seat_holds
+from app.config import step_budget_seconds
 from app.errors import HoldExpired, RetryForward, SeatUnavailable
 from app.extensions import db, get_redis
 from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
@@ -44,7 +45,8 @@ def keep_hold_for_next_step(saga: Saga) -> None:
     if hold is None or saga.ticket is not None:
         return
     config = current_app.config
-    budget = timedelta(seconds=config["SAGA_STEP_BUDGET_SECONDS"])
+    # Capped by what an extension can give, so short holds confirm too (see step_budget_seconds).
+    budget = timedelta(seconds=step_budget_seconds(config))
     now = utcnow()
     if hold.is_active(now) and hold.expires_at - now >= budget:
         return

@@ -12,11 +12,14 @@ from tests.e2e.ui_support import chromium, flight_id, new_page, pick, seat, seat
 pytestmark = pytest.mark.e2e
 
 TTL_SECONDS = 5
+# A step must fit in half a hold (app/settings_check.py); the in-stack participants answer at once.
+FAST_PARTICIPANTS = {"PARTICIPANT_CONNECT_TIMEOUT": "0.5", "PARTICIPANT_READ_TIMEOUT": "2"}
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with ui_stack(tmp_path_factory.mktemp("ui-ttl"), HOLD_TTL_SECONDS=str(TTL_SECONDS)) as running:
+    with ui_stack(tmp_path_factory.mktemp("ui-ttl"), HOLD_TTL_SECONDS=str(TTL_SECONDS),
+                  **FAST_PARTICIPANTS) as running:
         yield running
 
 

@@ -174,3 +174,14 @@ def test_cancelling_a_confirmed_booking_refunds_and_frees(live_app, worker, clie
     assert seat_status(client, flight.id)["2C"] == "available"
     assert client.post(f"/api/v1/bookings/{saga.id}/cancel", headers=headers).status_code == 409
     assert client.get("/api/v1/me", headers=headers).json["miles_balance"] == 0
+
+
+@pytest.mark.parametrize("ttl", [20, 45])
+def test_holds_shorter_than_the_step_budget_still_confirm(ttl, live_app, worker, client, traveller,
+                                                          make_flight, monkeypatch):
+    # SAGA_STEP_BUDGET_SECONDS stays at its default (60): longer than any of these holds.
+    monkeypatch.setitem(live_app.config, "HOLD_TTL_SECONDS", ttl)
+    user, headers = traveller
+    saga = wait_terminal(book(client, headers, make_flight().id, ["4A"]).json["id"])
+    assert (saga.failure_step, saga.failure_reason) == (None, None)
+    assert_confirmed(saga)

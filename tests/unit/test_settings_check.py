@@ -1,0 +1,88 @@
+"""Settings that cannot work are refused when the app is created, in one line naming them (SPEC I9)."""
+
+from __future__ import annotations
+
+import pytest
+
+import celeryconfig
+from app import config, create_app
+from tests.conftest import make_config
+
+SAGA_TASKS = ("saga.reserve_seat", "saga.authorize_payment", "saga.award_miles", "saga.confirm_booking",
+              "saga.cancel_seat", "saga.cancel_payment", "saga.reverse_miles", "saga.cancel_booking",
+              "saga.finish")
+
+
+def refusal(tmp_path, **overrides) -> str:
+    with pytest.raises(RuntimeError) as refused:
+        create_app(make_config(tmp_path, **overrides))
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
+
+
+def test_the_defaults_and_the_test_settings_start(tmp_path):
+    create_app(make_config(tmp_path))
+    create_app({**config.from_env(), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'd.db'}"})
+
+
+@pytest.mark.parametrize("overrides", [
+    {"HOLD_TTL_SECONDS": 20},  # a test stack's holds
+    {"HOLD_TTL_SECONDS": 45},  # a deployment's
+    {"HOLD_TTL_SECONDS": 5, "PARTICIPANT_CONNECT_TIMEOUT": 0.5, "PARTICIPANT_READ_TIMEOUT": 2.0},
+])
+def test_holds_shorter_than_the_step_budget_start_when_a_step_fits(tmp_path, overrides):
+    create_app(make_config(tmp_path, **overrides))
+
+
+@pytest.mark.parametrize("overrides", [
+    {"HOLD_TTL_SECONDS": 10},
+    {"HOLD_TTL_SECONDS": 20, "PARTICIPANT_READ_TIMEOUT": 9.0},
+    {"SAGA_STEP_BUDGET_SECONDS": 5},
+])
+def test_a_hold_too_short_for_a_step_is_refused(tmp_path, overrides):
+    message = refusal(tmp_path, **overrides)
+    for name in ("HOLD_TTL_SECONDS", "SAGA_STEP_BUDGET_SECONDS", "PARTICIPANT_CONNECT_TIMEOUT",
+                 "PARTICIPANT_READ_TIMEOUT"):
+        assert name in message
+
+
+def test_a_hold_that_may_not_be_stretched_to_its_own_length_is_refused(tmp_path):
+    message = refusal(tmp_path, HOLD_TTL_SECONDS=600, HOLD_MAX_SECONDS=300)
+    assert "HOLD_MAX_SECONDS=300" in message and "HOLD_TTL_SECONDS=600" in message
+
+
+@pytest.mark.parametrize(("visibility", "overrides", "named"), [
+    (30, {}, "task_time_limit=60"),  # a step still running would be handed to a second worker
+    (60, {}, "task_time_limit=60"),
+    (120, {"SAGA_RETRY_MAX_SECONDS": 120.0}, "SAGA_RETRY_MAX_SECONDS=120.0"),  # countdowns wait unacked
+])
+def test_a_visibility_timeout_not_above_a_countdown_or_the_time_limit_is_refused(
+        tmp_path, monkeypatch, visibility, overrides, named):
+    monkeypatch.setattr(celeryconfig, "broker_transport_options", {"visibility_timeout": visibility})
+    message = refusal(tmp_path, **overrides)
+    assert f"CELERY_VISIBILITY_TIMEOUT={visibility}" in message and named in message
+
+
+def test_a_step_whose_worker_was_lost_is_retried_promptly(app):
+    tasks = app.extensions["celery"].tasks
+    assert {name: tasks[name].default_retry_delay for name in SAGA_TASKS} == dict.fromkeys(SAGA_TASKS, 1)
+
+
+def test_a_retry_after_a_lost_worker_later_than_the_visibility_timeout_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(celeryconfig, "task_annotations", {"*": {"default_retry_delay": 180}})
+    message = refusal(tmp_path)
+    assert "default_retry_delay=180" in message and "CELERY_VISIBILITY_TIMEOUT=120" in message
+
+
+def test_production_with_the_default_secret_key_is_refused(tmp_path):
+    message = refusal(tmp_path, ENV="production", SECRET_KEY=config.DEFAULT_SECRET_KEY)
+    assert "SECRET_KEY" in message and "APP_ENV=production" in message
+
+
+def test_every_broken_rule_is_named_in_the_one_line(tmp_path):
+    message = refusal(tmp_path, ENV="production", SECRET_KEY=config.DEFAULT_SECRET_KEY,
+                      HOLD_TTL_SECONDS=10, HOLD_MAX_SECONDS=5)
+    assert message.count(";") == 2
+    for named in ("SECRET_KEY", "HOLD_MAX_SECONDS=5", "PARTICIPANT_READ_TIMEOUT"):
+        assert named in message
