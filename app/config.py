@@ -121,6 +121,8 @@ def payment_from_env() -> dict:
         # Keys the fingerprints of idempotent requests (a tokenize request carries a card number).
         "SECRET_KEY": os.environ.get("PAYMENT_SECRET_KEY", DEFAULT_SECRET_KEY),
         "PAYMENT_LATENCY_MS": _int("PAYMENT_LATENCY_MS", 0),
+        # When the latency is spent: "after" the work (a late answer) or "before" it (late work).
+        "PAYMENT_LATENCY_AT": os.environ.get("PAYMENT_LATENCY_AT", "after").lower(),
         "MAX_CONTENT_LENGTH": 16 * 1024,
     }
 
@@ -133,5 +135,6 @@ def loyalty_from_env() -> dict:
         ),
         "SECRET_KEY": os.environ.get("LOYALTY_SECRET_KEY", DEFAULT_SECRET_KEY),
         "LOYALTY_LATENCY_MS": _int("LOYALTY_LATENCY_MS", 0),
+        "LOYALTY_LATENCY_AT": os.environ.get("LOYALTY_LATENCY_AT", "after").lower(),
         "MAX_CONTENT_LENGTH": 16 * 1024,
     }

@@ -11,6 +11,7 @@ and the API layer turns them into problem+json answers.
     │   ├── InsufficientFunds    insufficient_funds
     │   ├── InvalidCard          invalid_card
     │   └── ParticipantRejected  internal_error (any other 4xx from a participant: a bug, not an outage)
+    │       └── OperationCancelled   internal_error (a write under a key the saga had already cancelled)
     └── TransientError           retry with backoff, then fail with ``reason``
         ├── PaymentUnavailable   payment_unavailable (timeout, connection error, 5xx)
         ├── LoyaltyUnavailable   loyalty_unavailable
@@ -71,6 +72,14 @@ class ParticipantRejected(BusinessError):
         super().__init__(detail, status=status, code=code, **extra)
         self.status = status
         self.code = code
+
+
+class OperationCancelled(ParticipantRejected):
+    """A write landed under an idempotency key that a compensation had already cancelled (409).
+
+    The participant refused it and changed nothing: a late delivery of a step whose saga has moved on,
+    so it must not be retried.
+    """
 
 
 class TransientError(SagaError):

@@ -103,16 +103,13 @@ def authorize_payment(saga: Saga) -> None:
 
 
 def cancel_payment(saga: Saga) -> None:
-    """Ask the payment service what the authorization did (it may have timed out), then undo it."""
-    client = payment_client()
-    found = client.lookup(key(saga, "authorize_payment"))
-    if found is None:
-        return
-    if found.status == "authorized":
-        client.void(found.id, idempotency_key=key(saga, "cancel_payment"))
-    elif found.status == "captured":
-        client.refund(found.id, found.captured_amount - found.refunded_amount,
-                      idempotency_key=key(saga, "refund_payment"))
+    """Void the authorization, or refund it if captured, by its idempotency key.
+
+    The authorize may have timed out on our side and still be on its way: cancelling by key, not by
+    a payment id found first, also closes the key, so an authorize landing later is refused.
+    """
+    payment_client().cancel_authorization(key(saga, "authorize_payment"),
+                                          idempotency_key=key(saga, "cancel_payment"))
 
 
 # 3. award_miles / reverse_miles -----------------------------------------------------------------
@@ -127,11 +124,8 @@ def award_miles(saga: Saga) -> None:
 
 
 def reverse_miles(saga: Saga) -> None:
-    """Reverse the award, pending or posted, if one was made."""
-    client = loyalty_client()
-    award = client.lookup_award(key(saga, "award_miles"))
-    if award is not None and award.status != "reversed":
-        client.reverse_award(award.id, idempotency_key=key(saga, "reverse_miles"))
+    """Reverse the award, pending or posted, by its idempotency key (closing it to a late award)."""
+    loyalty_client().cancel_award(key(saga, "award_miles"), idempotency_key=key(saga, "reverse_miles"))
 
 
 # 4. confirm_booking (the pivot) / cancel_booking ------------------------------------------------

@@ -5,6 +5,11 @@ in the same transaction as its effect, so an effect never exists without its key
 as ServiceError (validation, unknown ids, invalid states, outages) record nothing: the same key may
 be tried again. A key is claimed by its row's primary key, so two concurrent requests with one key
 cannot both take effect.
+
+Cancelling by key (``POST /operations/<key>/cancel``) undoes what was done under a key, and when
+nothing was, claims the key with a *tombstone*: a record that refuses every later request under it
+(409 ``operation_cancelled``). A tombstone and the operation it forestalls race for the same primary
+key, so exactly one of them wins.
 """
 
 from __future__ import annotations
@@ -22,10 +27,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.types import UTCDateTime, utcnow
-from app.participants.web import ServiceError, json_response
+from app.participants.web import ServiceError, json_response, problem_body
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# The fingerprint of a tombstone. Real ones are 64 hex digits, so no request ever matches it; a marker
+# in an existing column rather than a new one, because the services create their tables with
+# create_all, which never adds a column to a table that exists.
+TOMBSTONE = "cancelled"
+# A claim can lose at most twice: to the target key of a cancel, then to a request with its own key.
+CLAIM_ATTEMPTS = 3
+CANCELLED_DETAIL = "The operation under this Idempotency-Key was cancelled before it ran; it never will."
 
 
 class IdempotencyRecordMixin:
@@ -41,6 +53,11 @@ class IdempotencyRecordMixin:
     # The payment or award the operation created or changed, for lookups by key.
     resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_tombstone(self) -> bool:
+        """True when the key was cancelled before any operation ran under it."""
+        return self.fingerprint == TOMBSTONE
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,7 @@ def lookup_body(record: IdempotencyRecordMixin, resource_name: str, resource: di
         "method": record.method,
         "path": record.path,
         "response_status": record.response_status,
+        "cancelled": record.is_tombstone,
         resource_name: resource,
     }
 
@@ -94,28 +112,66 @@ def fingerprint(method: str, path: str, body: dict) -> str:
     return hmac.new(secret, canonical.encode(), hashlib.sha256).hexdigest()
 
 
+def cancel_target(db: SQLAlchemy, record_model: type, key: str, *, method: str,
+                  path: str) -> IdempotencyRecordMixin | None:
+    """The record of the ``method path`` done under ``key``, or None after adding a tombstone there.
+
+    Run inside ``idempotent()``: if the operation under ``key`` commits first, the tombstone's insert
+    fails and ``idempotent()`` runs the cancel again, which then finds that operation to undo.
+    """
+    if key == request_key():
+        raise ServiceError(422, "idempotency_key_reused", f"A cancel needs an {HEADER} of its own.")
+    record = db.session.get(record_model, key)
+    if record is None:
+        db.session.add(record_model(
+            key=key, fingerprint=TOMBSTONE, method=request.method, path=request.path,
+            response_status=409, response_body=json.dumps(problem_body(409, "operation_cancelled",
+                                                                       CANCELLED_DETAIL)),
+        ))
+        return None
+    if not record.is_tombstone and (record.method, record.path) != (method, path):
+        raise ServiceError(409, "invalid_state", f"Only a {method} {path} can be cancelled by its key; "
+                                                 f"this one was used for {record.method} {record.path}.")
+    return record
+
+
 def idempotent(db: SQLAlchemy, record_model: type, operation: Callable[[], Answer], *,
                fingerprinted: dict) -> Response:
     """Replays the answer recorded under the request's key, or runs ``operation`` and records it."""
     key = request_key()
     request_print = fingerprint(request.method, request.path, fingerprinted)
-    record = db.session.get(record_model, key)
-    if record is None:
-        answer = operation()
-        body = json.dumps(answer.body)
-        db.session.add(record_model(
-            key=key, fingerprint=request_print, method=request.method, path=request.path,
-            response_status=answer.status, response_body=body, resource_id=answer.resource_id,
-        ))
+    lost = 0
+    while True:
+        record = db.session.get(record_model, key)
+        if record is not None:
+            return _replay(record, request_print)
         try:
-            db.session.commit()
-            return json_response(answer.status, body)
+            return _run_and_record(db, record_model, key, request_print, operation)
         except IntegrityError:
-            # A concurrent request with the same key committed first: its answer stands, ours is undone.
+            # A concurrent request committed first under this key (its answer stands, ours is undone),
+            # or under the key this cancel tombstones (there is an operation to undo now): look again.
             db.session.rollback()
-            record = db.session.get(record_model, key)
-            if record is None:
+            lost += 1
+            if lost == CLAIM_ATTEMPTS:
                 raise
+
+
+def _run_and_record(db: SQLAlchemy, record_model: type, key: str, request_print: str,
+                    operation: Callable[[], Answer]) -> Response:
+    """Runs ``operation`` and commits its answer under ``key`` in the same transaction as its effect."""
+    answer = operation()
+    body = json.dumps(answer.body)
+    db.session.add(record_model(
+        key=key, fingerprint=request_print, method=request.method, path=request.path,
+        response_status=answer.status, response_body=body, resource_id=answer.resource_id,
+    ))
+    db.session.commit()
+    return json_response(answer.status, body)
+
+
+def _replay(record: IdempotencyRecordMixin, request_print: str) -> Response:
+    if record.is_tombstone:
+        raise ServiceError(409, "operation_cancelled", CANCELLED_DETAIL)
     if not hmac.compare_digest(record.fingerprint, request_print):
         raise ServiceError(
             422, "idempotency_key_reused",

@@ -1,7 +1,8 @@
 """What the participant clients share: pooled connections, timeouts, failures mapped onto app.errors.
 
     timeout, connection error, any 5xx, unreadable 2xx   → the client's TransientError (retry)
-    a problem whose ``code`` is a known business refusal → that BusinessError (compensate)
+    a problem whose ``code`` is a known business refusal → that BusinessError (compensate), e.g.
+      409 ``operation_cancelled``                         → OperationCancelled (never retried)
     any other 4xx                                        → ParticipantRejected (a bug: compensate)
 """
 
@@ -12,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from app.errors import BusinessError, ParticipantRejected, TransientError
+from app.errors import BusinessError, OperationCancelled, ParticipantRejected, TransientError
 
 # RFC 9457's own members; the rest of a problem (``code``, ``payment_id``...) travels on the error.
 _STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
@@ -23,7 +24,7 @@ class ServiceClient:
 
     unavailable: type[TransientError] = TransientError
     # Problem codes that are business refusals, each with the error the saga should see.
-    refusals: dict[str, type[BusinessError]] = {}
+    refusals: dict[str, type[BusinessError]] = {"operation_cancelled": OperationCancelled}
 
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -39,6 +40,11 @@ class ServiceClient:
         path = f"/operations/{segment(idempotency_key)}"
         answer = self._call("GET", path, absent_code="operation_not_found")
         return answer.get(resource_name) if answer else None
+
+    def _cancel(self, key: str, resource_name: str, idempotency_key: str) -> dict[str, Any] | None:
+        """Undoes the write made under ``key`` (or closes the key to it); the resource as it is now."""
+        path = f"/operations/{segment(key)}/cancel"
+        return self._call("POST", path, idempotency_key=idempotency_key).get(resource_name)
 
     def _call(self, method: str, path: str, *, body: dict | None = None,
               idempotency_key: str | None = None, absent_code: str | None = None) -> dict[str, Any] | None:

@@ -97,8 +97,14 @@ def create_tables(db: SQLAlchemy, attempts: int = 5) -> None:
             time.sleep(0.1 * (attempt + 1))
 
 
-def init_app(app: Flask, db: SQLAlchemy, *, latency_setting: str) -> None:
-    """Problem+json for every error, and the configured latency added to every answer."""
+LATENCY_WHEN = ("before", "after")
+
+
+def init_app(app: Flask, db: SQLAlchemy, *, latency_setting: str, latency_at_setting: str) -> None:
+    """Problem+json for every error, and the configured latency added to every request."""
+    when = app.config[latency_at_setting]
+    if when not in LATENCY_WHEN:
+        raise ValueError(f"{latency_at_setting} must be before or after, not {when!r}")
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
@@ -117,13 +123,23 @@ def init_app(app: Flask, db: SQLAlchemy, *, latency_setting: str) -> None:
         app.logger.exception("unhandled error")
         return json_response(500, problem_body(500, "internal_error", "The service failed to answer."))
 
-    @app.after_request
-    def add_latency(response: Response) -> Response:
-        # The pause comes after the work is done: a caller that times out cannot tell whether its
-        # write happened, which is the case the lookup by idempotency key exists for.
+    def hold_back(when: str) -> None:
         delay = app.config[latency_setting] / 1000
-        if delay > 0 and request.path != "/healthz":  # a probe measures liveness, not the slowdown
+        # A probe measures liveness, not the slowdown.
+        if delay > 0 and app.config[latency_at_setting] == when and request.path != "/healthz":
             # A read transaction left open over the pause would hold SQLite's lock against writers.
             db.session.close()
             time.sleep(delay)
+
+    @app.before_request
+    def add_latency_before() -> None:
+        # "before": the work itself lands late, possibly after a caller that timed out has moved on
+        # (and cancelled it by its key): the case a tombstone exists for.
+        hold_back("before")
+
+    @app.after_request
+    def add_latency_after(response: Response) -> Response:
+        # "after" (the default): the work is done and only the answer is late, so a caller that times
+        # out cannot tell whether its write happened: the case the lookup by idempotency key is for.
+        hold_back("after")
         return response

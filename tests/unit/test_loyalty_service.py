@@ -153,3 +153,35 @@ def test_invalid_awards_are_refused(api, body, field):
 
 def test_health(api):
     assert api.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+
+
+# Cancel by key
+
+def test_cancelling_a_key_never_used_closes_it_to_a_later_award(api, loyalty_app):
+    closed = post(api, "/operations/booking-4:award/cancel", key="booking-4:reverse")
+    assert (closed.status_code, closed.get_json()) == (200, {"idempotency_key": "booking-4:award",
+                                                             "award": None})
+    late = post(api, "/awards", {"account_id": "42", "miles": 300, "reference": "booking-4"},
+                key="booking-4:award")
+    assert_problem(late, 409, "operation_cancelled")
+    assert balance(api) == (0, 0)
+    with loyalty_app.app_context():
+        assert db.session.query(Award).count() == 0
+    assert api.get("/operations/booking-4:award").get_json()["cancelled"] is True
+
+
+@pytest.mark.parametrize("posted", [False, True])
+def test_cancelling_an_award_reverses_it_pending_or_posted(api, posted):
+    created = award(api, 300, key="booking-5:award")
+    if posted:
+        post(api, f"/awards/{created['id']}/post")
+    cancelled = post(api, "/operations/booking-5:award/cancel").get_json()["award"]
+    assert (cancelled["id"], cancelled["status"]) == (created["id"], "reversed")
+    assert post(api, "/operations/booking-5:award/cancel").get_json()["award"]["status"] == "reversed"
+    assert balance(api) == (0, 0)
+
+
+def test_only_an_award_is_cancelled_by_its_key(api):
+    created = award(api)
+    post(api, f"/awards/{created['id']}/post", key="a-post")
+    assert_problem(post(api, "/operations/a-post/cancel"), 409, "invalid_state")

@@ -13,6 +13,7 @@ from app.errors import (
     InsufficientFunds,
     InvalidCard,
     LoyaltyUnavailable,
+    OperationCancelled,
     ParticipantRejected,
     PaymentUnavailable,
     TransientError,
@@ -153,6 +154,24 @@ def test_other_refusals_raise_participant_rejected_with_status_and_code(payment,
     assert isinstance(raised.value, BusinessError)
 
 
+def test_cancel_authorization_voids_refunds_or_closes_the_key(payment):
+    token = token_for(payment)
+    authorized = payment.authorize(token, Decimal("50.00"), "USD", idempotency_key="b-1:authorize")
+    voided = payment.cancel_authorization("b-1:authorize", idempotency_key="b-1:cancel")
+    assert (voided.id, voided.status) == (authorized.id, "voided")
+
+    captured = payment.authorize(token, Decimal("50.00"), "USD", idempotency_key="b-2:authorize")
+    payment.capture(captured.id, Decimal("50.00"), idempotency_key="b-2:capture")
+    refunded = payment.cancel_authorization("b-2:authorize", idempotency_key="b-2:cancel")
+    assert (refunded.status, refunded.refunded_amount) == ("refunded", Decimal("50.00"))
+
+    assert payment.cancel_authorization("b-3/authorize", idempotency_key="b-3:cancel") is None
+    with pytest.raises(OperationCancelled) as refused:
+        payment.authorize(token, Decimal("50.00"), "USD", idempotency_key="b-3/authorize")
+    assert (refused.value.status, refused.value.code) == (409, "operation_cancelled")
+    assert isinstance(refused.value, BusinessError) and not isinstance(refused.value, TransientError)
+
+
 # Loyalty client against the real service
 
 def test_awards_through_the_client(loyalty):
@@ -165,6 +184,16 @@ def test_awards_through_the_client(loyalty):
     assert loyalty.reverse_award(created.id, idempotency_key="r-1").status == "reversed"
     assert loyalty.balance("7") == Balance(account_id="7", balance=0, pending=0)
     assert loyalty.lookup_award("never-used") is None
+
+
+def test_cancel_award_reverses_it_or_closes_the_key(loyalty):
+    created = loyalty.create_award("7", 300, reference="b-1", idempotency_key="b-1:award")
+    reversed_ = loyalty.cancel_award("b-1:award", idempotency_key="b-1:reverse")
+    assert (reversed_.id, reversed_.status) == (created.id, "reversed")
+    assert loyalty.cancel_award("b-2:award", idempotency_key="b-2:reverse") is None
+    with pytest.raises(OperationCancelled):
+        loyalty.create_award("7", 300, reference="b-2", idempotency_key="b-2:award")
+    assert loyalty.balance("7") == Balance(account_id="7", balance=0, pending=0)
 
 
 def test_loyalty_refusals_raise_participant_rejected(loyalty):
@@ -245,6 +274,7 @@ def test_a_closed_port_raises_the_clients_unavailable_error(make, call, unavaila
     (402, "card_declined", CardDeclined),
     (402, "insufficient_funds", InsufficientFunds),
     (422, "invalid_card", InvalidCard),
+    (409, "operation_cancelled", OperationCancelled),
     (409, "invalid_state", ParticipantRejected),
     (404, "payment_not_found", ParticipantRejected),
     (422, "idempotency_key_reused", ParticipantRejected),
@@ -270,6 +300,8 @@ def test_every_call_carries_the_timeouts_and_every_write_its_key():
         if request.url.path == "/tokens":
             return httpx.Response(201, json={"token": "tok_1", "brand": "visa", "last4": "4242",
                                              "exp_month": 12, "exp_year": NEXT_YEAR})
+        if request.url.path.endswith("/cancel"):
+            return httpx.Response(200, json={"idempotency_key": "k-auth", "payment": None})
         if request.url.path.startswith("/operations/"):
             return httpx.Response(404, json={"status": 404, "code": "operation_not_found"})
         return httpx.Response(200, json={"id": "pay-1", "status": "authorized", "amount": "1.00",
@@ -284,6 +316,7 @@ def test_every_call_carries_the_timeouts_and_every_write_its_key():
     client.void("pay-1", idempotency_key="k-void")
     client.capture("pay-1", Decimal("1.00"), idempotency_key="k-capture")
     client.refund("pay-1", Decimal("1.00"), idempotency_key="k-refund")
+    client.cancel_authorization("k-auth", idempotency_key="k-cancel")
     client.close()
 
     assert all(r.extensions["timeout"] == {"connect": 0.5, "read": 3.0, "write": 3.0, "pool": 3.0}
@@ -291,7 +324,8 @@ def test_every_call_carries_the_timeouts_and_every_write_its_key():
     writes = {r.url.path: r.headers.get("Idempotency-Key") for r in seen if r.method == "POST"}
     assert writes.pop("/tokens").startswith("tokenize-")
     assert writes == {"/payments": "k-auth", "/payments/pay-1/void": "k-void",
-                      "/payments/pay-1/capture": "k-capture", "/payments/pay-1/refund": "k-refund"}
+                      "/payments/pay-1/capture": "k-capture", "/payments/pay-1/refund": "k-refund",
+                      "/operations/k-auth/cancel": "k-cancel"}
 
 
 def test_keys_and_ids_are_escaped_into_one_path_segment():

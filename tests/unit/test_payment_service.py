@@ -1,10 +1,12 @@
 """The payment service's HTTP contract (docs/participants.md), spoken to with Flask's test client."""
 
+import threading
 import uuid
 from datetime import date
 
 import pytest
 
+from app.participants.payment import operations, views
 from app.participants.payment.models import Payment, db
 
 NEXT_YEAR = date.today().year + 1
@@ -284,3 +286,104 @@ def test_unknown_routes_and_bad_bodies_are_problems_too(api):
     response = api.post("/payments", data="{", content_type="application/json",
                         headers={"Idempotency-Key": "k-7"})
     assert_problem(response, 400, "bad_request")
+
+
+# Cancel by key
+
+def cancel(api, target_key, *, key=None):
+    return post(api, f"/operations/{target_key}/cancel", key=key)
+
+
+def test_cancelling_a_key_never_used_closes_it_to_a_later_authorize(api, payment_app):
+    closed = cancel(api, "booking-1:authorize", key="booking-1:cancel")
+    assert (closed.status_code, closed.get_json()) == (200, {"idempotency_key": "booking-1:authorize",
+                                                             "payment": None})
+
+    late = authorize(api, key="booking-1:authorize")
+    assert "cancelled" in assert_problem(late, 409, "operation_cancelled")["detail"]
+    assert payments_in_db(payment_app) == 0
+    found = api.get("/operations/booking-1:authorize").get_json()
+    assert (found["cancelled"], found["payment"], found["response_status"]) == (True, None, 409)
+
+
+def test_cancelling_again_changes_nothing(api, payment_app):
+    first = cancel(api, "booking-2:authorize", key="booking-2:cancel")
+    replayed = cancel(api, "booking-2:authorize", key="booking-2:cancel")
+    assert (replayed.data, replayed.headers["Idempotent-Replayed"]) == (first.data, "true")
+    assert cancel(api, "booking-2:authorize").get_json()["payment"] is None  # under another key too
+    assert_problem(authorize(api, key="booking-2:authorize"), 409, "operation_cancelled")
+
+
+def test_cancelling_an_authorization_voids_it(api):
+    body = {"token": tokenize(api), "amount": "120.00", "currency": "USD"}
+    first = post(api, "/payments", body, key="booking-3:authorize")
+    cancelled = cancel(api, "booking-3:authorize").get_json()
+    assert (cancelled["payment"]["id"], cancelled["payment"]["status"]) == (first.get_json()["id"], "voided")
+    assert api.get("/operations/booking-3:authorize").get_json()["cancelled"] is False
+    # No tombstone here: the authorize under that key still replays its own first answer.
+    again = post(api, "/payments", body, key="booking-3:authorize")
+    assert (again.status_code, again.data) == (201, first.data)
+
+
+def test_cancelling_a_capture_refunds_what_is_left(api):
+    payment_id = authorize(api, key="booking-4:authorize").get_json()["id"]
+    post(api, f"/payments/{payment_id}/capture", {"amount": "100.00"})
+    post(api, f"/payments/{payment_id}/refund", {"amount": "30.00"})
+    payment = cancel(api, "booking-4:authorize").get_json()["payment"]
+    assert (payment["status"], payment["refunded_amount"]) == ("refunded", "100.00")
+    assert cancel(api, "booking-4:authorize").get_json()["payment"]["status"] == "refunded"
+
+
+def test_cancelling_a_decline_leaves_it_declined(api):
+    authorize(api, "4000000000000002", key="booking-5:authorize")
+    assert cancel(api, "booking-5:authorize").get_json()["payment"]["status"] == "declined"
+
+
+def test_only_an_authorization_is_cancelled_by_its_key(api):
+    post(api, "/tokens", card(), key="a-tokenize")
+    body = assert_problem(cancel(api, "a-tokenize"), 409, "invalid_state")
+    assert "POST /tokens" in body["detail"]
+    assert_problem(cancel(api, "own-key", key="own-key"), 422, "idempotency_key_reused")
+
+
+def elsewhere(request):
+    """The answer of ``request()`` run on a thread of its own: its own app context, session, connection."""
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(request()))
+    thread.start()
+    thread.join(timeout=10)
+    return answers[0]
+
+
+def test_a_cancel_committed_while_the_authorize_runs_wins(api, payment_app, monkeypatch):
+    """The tombstone and the authorization race for one key: the first to commit wins."""
+    real_authorize = operations.authorize
+
+    def cancelled_meanwhile(*args):
+        other = elsewhere(lambda: cancel(payment_app.test_client(), "race-1"))
+        assert (other.status_code, other.get_json()["payment"]) == (200, None)
+        return real_authorize(*args)
+
+    monkeypatch.setattr(operations, "authorize", cancelled_meanwhile)
+    assert_problem(authorize(api, key="race-1"), 409, "operation_cancelled")
+    assert payments_in_db(payment_app) == 0
+
+
+def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app, monkeypatch):
+    token = tokenize(api)
+    body = {"token": token, "amount": "120.00", "currency": "USD"}
+    real_target, authorized_meanwhile = views.cancel_target, []
+
+    def authorize_meanwhile(*args, **kwargs):
+        found = real_target(*args, **kwargs)  # nothing yet: a tombstone is on its way in
+        if not authorized_meanwhile:
+            authorized_meanwhile.append(elsewhere(
+                lambda: post(payment_app.test_client(), "/payments", body, key="race-2")))
+        return found
+
+    monkeypatch.setattr(views, "cancel_target", authorize_meanwhile)
+    cancelled = cancel(api, "race-2").get_json()
+    assert authorized_meanwhile[0].status_code == 201
+    assert (cancelled["payment"]["id"], cancelled["payment"]["status"]) == (
+        authorized_meanwhile[0].get_json()["id"], "voided")
+    assert api.get("/operations/race-2").get_json()["payment"]["status"] == "voided"

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from flask import request, request_finished
 from werkzeug.serving import make_server
 
 from app.errors import PaymentUnavailable
@@ -41,6 +42,28 @@ def test_an_authorize_slower_than_the_read_timeout_is_payment_unavailable(slow_p
         # The service did the work and was only slow to say so: the key tells the caller what happened.
         found = patient.lookup("slow-1")
         assert found is not None and found.status == "authorized"
+    finally:
+        patient.close()
+        impatient.close()
+
+
+def test_latency_before_the_work_lands_it_after_the_caller_gave_up(payment_app, slow_payment_url):
+    payment_app.config["PAYMENT_LATENCY_AT"] = "before"
+    landed = threading.Event()
+    request_finished.connect(lambda sender, response: landed.set() if request.path == "/payments" else None,
+                             payment_app, weak=False)
+    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0)
+    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    try:
+        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        payment_app.config["PAYMENT_LATENCY_MS"] = 1000  # far beyond the timeout: room for the lookup
+        with pytest.raises(PaymentUnavailable, match="timed out"):
+            impatient.authorize(token.token, Decimal("120.00"), "USD", idempotency_key="late-1")
+        payment_app.config["PAYMENT_LATENCY_MS"] = 0  # only the request in flight is held back
+
+        assert patient.lookup("late-1") is None  # the caller gave up before anything was done
+        assert landed.wait(timeout=5)
+        assert patient.lookup("late-1").status == "authorized"
     finally:
         patient.close()
         impatient.close()

@@ -29,7 +29,7 @@ class Balance:
 
 
 class LoyaltyClient(ServiceClient):
-    """Raises LoyaltyUnavailable or ParticipantRejected; the loyalty service refuses nothing else."""
+    """Raises LoyaltyUnavailable, OperationCancelled or ParticipantRejected."""
 
     unavailable = LoyaltyUnavailable
 
@@ -41,6 +41,12 @@ class LoyaltyClient(ServiceClient):
     def lookup_award(self, idempotency_key: str) -> Award | None:
         """The award a create_award under this key made (as it is now); None if nothing was recorded."""
         found = self._operation(idempotency_key, "award")
+        return Award.from_json(found) if found else None
+
+    def cancel_award(self, award_key: str, *, idempotency_key: str) -> Award | None:
+        """Reverses the award made under ``award_key``, pending or posted; None when there was none,
+        and then there never will be: a late create_award under that key is refused."""
+        found = self._cancel(award_key, "award", idempotency_key)
         return Award.from_json(found) if found else None
 
     def post_award(self, award_id: str, *, idempotency_key: str) -> Award:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import case, func
 
 from app.models.types import new_uuid, utcnow
+from app.participants import transitions
 from app.participants.loyalty.models import Award, AwardStatus, db
 from app.participants.web import ServiceError
 
@@ -23,33 +25,34 @@ def create_award(account_id: str, miles: int, reference: str) -> Award:
     return award
 
 
-def find(award_id: str, *, for_update: bool = False) -> Award:
-    query = db.select(Award).filter_by(id=award_id)
-    award = db.session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+def find(award_id: str) -> Award:
+    award = db.session.get(Award, award_id)
     if award is None:
         raise ServiceError(404, "award_not_found", f"No award {award_id}.")
     return award
 
 
-def post(award: Award) -> Award:
+def post(award_id: str) -> Award:
     """Makes pending miles part of the balance; posting a posted award changes nothing."""
-    if award.status == AwardStatus.POSTED:
-        return award
-    if award.status != AwardStatus.PENDING:
-        raise ServiceError(409, "invalid_state", f"Cannot post an award that is {award.status}.",
-                           award_status=award.status)
-    award.posted_at = utcnow()
-    _transition(award, AwardStatus.POSTED)
-    return award
+    def decide(award: Award) -> dict | None:
+        if award.status == AwardStatus.POSTED:
+            return None
+        if award.status != AwardStatus.PENDING:
+            raise ServiceError(409, "invalid_state", f"Cannot post an award that is {award.status}.",
+                               award_status=award.status)
+        return {"status": AwardStatus.POSTED, "posted_at": utcnow()}
+
+    return _change(award_id, decide)
 
 
-def reverse(award: Award) -> Award:
+def reverse(award_id: str) -> Award:
     """Takes the miles back, pending or posted; reversing a reversed award changes nothing."""
-    if award.status == AwardStatus.REVERSED:
-        return award
-    award.reversed_at = utcnow()
-    _transition(award, AwardStatus.REVERSED)
-    return award
+    def decide(award: Award) -> dict | None:
+        if award.status == AwardStatus.REVERSED:
+            return None
+        return {"status": AwardStatus.REVERSED, "reversed_at": utcnow()}
+
+    return _change(award_id, decide)
 
 
 def balance(account_id: str) -> tuple[int, int]:
@@ -62,7 +65,10 @@ def balance(account_id: str) -> tuple[int, int]:
     return int(posted), int(pending)
 
 
-def _transition(award: Award, status: AwardStatus) -> None:
-    log.info("award %s %s -> %s (%d miles, account %s)", award.id, award.status, status, award.miles,
-             award.account_id)
-    award.status = status
+def _change(award_id: str, decide: Callable[[Award], dict | None]) -> Award:
+    award = find(award_id)
+    before = transitions.change(db, award, decide)
+    if before is not None:
+        log.info("award %s %s -> %s (%d miles, account %s)", award.id, before, award.status, award.miles,
+                 award.account_id)
+    return award

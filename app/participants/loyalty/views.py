@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response
 
-from app.participants.idempotency import Answer, find_record, idempotent, lookup_body, require_key_on_writes
+from app.participants.idempotency import (
+    Answer,
+    cancel_target,
+    find_record,
+    idempotent,
+    lookup_body,
+    require_key_on_writes,
+)
 from app.participants.loyalty import operations
 from app.participants.loyalty.models import Award, IdempotencyRecord, db
 from app.participants.loyalty.schemas import AwardRequest, award_json
@@ -39,12 +46,12 @@ def get_award(award_id: str) -> Response:
 
 @bp.post("/awards/<award_id>/post")
 def post_award(award_id: str) -> Response:
-    return _change(award_id, operations.post)
+    return _change(lambda: operations.post(award_id))
 
 
 @bp.post("/awards/<award_id>/reverse")
 def reverse_award(award_id: str) -> Response:
-    return _change(award_id, operations.reverse)
+    return _change(lambda: operations.reverse(award_id))
 
 
 @bp.get("/accounts/<account_id>/balance")
@@ -60,10 +67,21 @@ def lookup(key: str) -> Response:
     return json_response(200, lookup_body(record, "award", award_json(award) if award else None))
 
 
-def _change(award_id: str, change: Callable[[Award], Award]) -> Response:
+@bp.post("/operations/<path:key>/cancel")
+def cancel_operation(key: str) -> Response:
+    """Reverses the award made under ``key``; if none was, none ever will be."""
     def run() -> Answer:
-        award = change(operations.find(award_id, for_update=True))
-        db.session.flush()
+        record = cancel_target(db, IdempotencyRecord, key, method="POST", path="/awards")
+        award = operations.reverse(record.resource_id) if record and record.resource_id else None
+        body = {"idempotency_key": key, "award": award_json(award) if award else None}
+        return Answer(200, body, award.id if award else None)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+
+
+def _change(change: Callable[[], Award]) -> Response:
+    def run() -> Answer:
+        award = change()
         return Answer(200, award_json(award), award.id)
 
     return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())

@@ -44,10 +44,12 @@ class Payment:
 
 
 class PaymentClient(ServiceClient):
-    """Raises CardDeclined, InsufficientFunds, InvalidCard, PaymentUnavailable or ParticipantRejected."""
+    """Raises CardDeclined, InsufficientFunds, InvalidCard, PaymentUnavailable, OperationCancelled or
+    ParticipantRejected."""
 
     unavailable = PaymentUnavailable
     refusals = {
+        **ServiceClient.refusals,
         "card_declined": CardDeclined,
         "insufficient_funds": InsufficientFunds,
         "invalid_card": InvalidCard,
@@ -68,6 +70,12 @@ class PaymentClient(ServiceClient):
     def lookup(self, idempotency_key: str) -> Payment | None:
         """What an authorize under this key produced (as it is now); None if nothing was recorded."""
         found = self._operation(idempotency_key, "payment")
+        return Payment.from_json(found) if found else None
+
+    def cancel_authorization(self, authorize_key: str, *, idempotency_key: str) -> Payment | None:
+        """Voids the authorization made under ``authorize_key``, or refunds it if captured; None when
+        there was none, and then there never will be: a late authorize under that key is refused."""
+        found = self._cancel(authorize_key, "payment", idempotency_key)
         return Payment.from_json(found) if found else None
 
     def get(self, payment_id: str) -> Payment:

@@ -1,12 +1,14 @@
-"""The payment gateway's verbs: tokenize, authorize, void, capture, refund. Callers commit."""
+"""The payment gateway's verbs: tokenize, authorize, void, capture, refund, cancel. Callers commit."""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 
 from app.models.types import new_uuid
+from app.participants import transitions
 from app.participants.payment.cards import Outcome, brand_of, is_expired, outcome_of
 from app.participants.payment.models import CardToken, Payment, PaymentStatus, db
 from app.participants.web import ServiceError
@@ -56,48 +58,71 @@ def authorize(token: str, amount: Decimal, currency: str) -> Payment:
     return payment
 
 
-def find(payment_id: str, *, for_update: bool = False) -> Payment:
-    query = db.select(Payment).filter_by(id=payment_id)
-    payment = db.session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+def find(payment_id: str) -> Payment:
+    payment = db.session.get(Payment, payment_id)
     if payment is None:
         raise ServiceError(404, "payment_not_found", f"No payment {payment_id}.")
     return payment
 
 
-def void(payment: Payment) -> Payment:
+def void(payment_id: str) -> Payment:
     """Releases an uncaptured authorization; a payment with nothing to release is left as it is."""
-    if payment.status in (PaymentStatus.VOIDED, PaymentStatus.DECLINED):
-        return payment
-    _require(payment, PaymentStatus.AUTHORIZED, "void")
-    _transition(payment, PaymentStatus.VOIDED)
-    return payment
+    def decide(payment: Payment) -> dict | None:
+        if payment.status in (PaymentStatus.VOIDED, PaymentStatus.DECLINED):
+            return None
+        _require(payment, PaymentStatus.AUTHORIZED, "void")
+        return {"status": PaymentStatus.VOIDED}
+
+    return _change(payment_id, decide)
 
 
-def capture(payment: Payment, amount: Decimal | None) -> Payment:
+def capture(payment_id: str, amount: Decimal | None) -> Payment:
     """Takes up to the authorized amount, once; the rest of the authorization is released."""
-    _require(payment, PaymentStatus.AUTHORIZED, "capture")
-    amount = payment.amount if amount is None else amount
-    if amount > payment.amount:
-        raise ServiceError(422, "amount_too_large",
-                           f"Cannot capture {amount}: only {payment.amount} was authorized.")
-    payment.captured_amount = amount
-    _transition(payment, PaymentStatus.CAPTURED)
-    return payment
+    def decide(payment: Payment) -> dict:
+        _require(payment, PaymentStatus.AUTHORIZED, "capture")
+        taken = payment.amount if amount is None else amount
+        if taken > payment.amount:
+            raise ServiceError(422, "amount_too_large",
+                               f"Cannot capture {taken}: only {payment.amount} was authorized.")
+        return {"status": PaymentStatus.CAPTURED, "captured_amount": taken}
+
+    return _change(payment_id, decide)
 
 
-def refund(payment: Payment, amount: Decimal | None) -> Payment:
+def refund(payment_id: str, amount: Decimal | None) -> Payment:
     """Returns captured money, all at once or in parts; ``refunded`` once nothing is left."""
-    _require(payment, PaymentStatus.CAPTURED, "refund")
-    remaining = payment.captured_amount - payment.refunded_amount
-    amount = remaining if amount is None else amount
-    if amount > remaining:
-        raise ServiceError(422, "amount_too_large", f"Cannot refund {amount}: only {remaining} is left.")
-    payment.refunded_amount += amount
-    if payment.refunded_amount == payment.captured_amount:
-        _transition(payment, PaymentStatus.REFUNDED)
-    else:
-        log.info("payment %s partly refunded: %s of %s", payment.id, payment.refunded_amount,
-                 payment.captured_amount)
+    def decide(payment: Payment) -> dict:
+        _require(payment, PaymentStatus.CAPTURED, "refund")
+        remaining = payment.captured_amount - payment.refunded_amount
+        given = remaining if amount is None else amount
+        if given > remaining:
+            raise ServiceError(422, "amount_too_large", f"Cannot refund {given}: only {remaining} is left.")
+        refunded = payment.refunded_amount + given
+        status = PaymentStatus.REFUNDED if refunded == payment.captured_amount else PaymentStatus.CAPTURED
+        return {"status": status, "refunded_amount": refunded}
+
+    return _change(payment_id, decide)
+
+
+def cancel(payment_id: str) -> Payment:
+    """Undoes an authorization whatever became of it: voids it, or refunds all that was captured."""
+    def decide(payment: Payment) -> dict | None:
+        if payment.status == PaymentStatus.AUTHORIZED:
+            return {"status": PaymentStatus.VOIDED}
+        if payment.status == PaymentStatus.CAPTURED:
+            return {"status": PaymentStatus.REFUNDED, "refunded_amount": payment.captured_amount}
+        return None  # voided, declined or refunded: no money is held or taken
+
+    return _change(payment_id, decide)
+
+
+def _change(payment_id: str, decide: Callable[[Payment], dict | None]) -> Payment:
+    payment = find(payment_id)
+    # Refunds are decided from the amount already refunded: two partial refunds must not lose one.
+    before = transitions.change(db, payment, decide, also_guarded=("refunded_amount",))
+    if before is not None:
+        log.info("payment %s %s -> %s (captured %s, refunded %s)", payment.id, before, payment.status,
+                 payment.captured_amount, payment.refunded_amount)
     return payment
 
 
@@ -105,8 +130,3 @@ def _require(payment: Payment, status: PaymentStatus, verb: str) -> None:
     if payment.status != status:
         raise ServiceError(409, "invalid_state", f"Cannot {verb} a payment that is {payment.status}.",
                            payment_status=payment.status)
-
-
-def _transition(payment: Payment, status: PaymentStatus) -> None:
-    log.info("payment %s %s -> %s", payment.id, payment.status, status)
-    payment.status = status

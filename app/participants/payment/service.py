@@ -18,7 +18,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
-    web.init_app(app, db, latency_setting="PAYMENT_LATENCY_MS")
+    web.init_app(app, db, latency_setting="PAYMENT_LATENCY_MS",
+                 latency_at_setting="PAYMENT_LATENCY_AT")
     app.register_blueprint(bp)
     with app.app_context():
         web.create_tables(db)

@@ -7,7 +7,14 @@ from decimal import Decimal
 
 from flask import Blueprint, Response
 
-from app.participants.idempotency import Answer, find_record, idempotent, lookup_body, require_key_on_writes
+from app.participants.idempotency import (
+    Answer,
+    cancel_target,
+    find_record,
+    idempotent,
+    lookup_body,
+    require_key_on_writes,
+)
 from app.participants.payment import operations
 from app.participants.payment.models import IdempotencyRecord, Payment, PaymentStatus, db
 from app.participants.payment.schemas import (
@@ -66,19 +73,19 @@ def get_payment(payment_id: str) -> Response:
 
 @bp.post("/payments/<payment_id>/void")
 def void(payment_id: str) -> Response:
-    return _change(payment_id, operations.void)
+    return _change(lambda: operations.void(payment_id))
 
 
 @bp.post("/payments/<payment_id>/capture")
 def capture(payment_id: str) -> Response:
     amount = _optional_amount()
-    return _change(payment_id, lambda payment: operations.capture(payment, amount))
+    return _change(lambda: operations.capture(payment_id, amount))
 
 
 @bp.post("/payments/<payment_id>/refund")
 def refund(payment_id: str) -> Response:
     amount = _optional_amount()
-    return _change(payment_id, lambda payment: operations.refund(payment, amount))
+    return _change(lambda: operations.refund(payment_id, amount))
 
 
 @bp.get("/operations/<path:key>")
@@ -88,15 +95,26 @@ def lookup(key: str) -> Response:
     return json_response(200, lookup_body(record, "payment", payment_json(payment) if payment else None))
 
 
+@bp.post("/operations/<path:key>/cancel")
+def cancel_operation(key: str) -> Response:
+    """Voids (or refunds) the authorization made under ``key``; if none was, none ever will be."""
+    def run() -> Answer:
+        record = cancel_target(db, IdempotencyRecord, key, method="POST", path="/payments")
+        payment = operations.cancel(record.resource_id) if record and record.resource_id else None
+        body = {"idempotency_key": key, "payment": payment_json(payment) if payment else None}
+        return Answer(200, body, payment.id if payment else None)
+
+    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+
+
 def _optional_amount() -> Decimal | None:
     """The ``amount`` of a capture or refund; no body, or no amount, means all there is."""
     return load_body(AmountRequest(), optional=True).get("amount")
 
 
-def _change(payment_id: str, change: Callable[[Payment], Payment]) -> Response:
+def _change(change: Callable[[], Payment]) -> Response:
     def run() -> Answer:
-        payment = change(operations.find(payment_id, for_update=True))
-        db.session.flush()
+        payment = change()
         return Answer(200, payment_json(payment), payment.id)
 
     return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())

@@ -1,0 +1,162 @@
+"""A write that lands after the booking service compensated it is refused, and changes nothing.
+
+The saga's last authorize (or award) attempt may time out on the client while the request is still
+on its way; the saga compensates, and only then does the slow request reach the participant. The
+compensation cancels by idempotency key, so the participant closes the key off even when nothing
+had been done under it yet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from flask import request, request_finished
+from werkzeug.serving import make_server
+
+from app import saga as definition
+from app.errors import BusinessError, PaymentUnavailable
+from app.extensions import db
+from app.models import Saga, SagaStatus
+from app.participants.loyalty.client import Balance
+from app.participants.loyalty.models import Award
+from app.participants.loyalty.models import db as loyalty_db
+from app.participants.payment.client import PaymentClient
+from app.participants.payment.models import Payment
+from app.participants.payment.models import db as payment_db
+from tests.participants import build_payment_app
+
+NEXT_YEAR = date.today().year + 1
+APPROVED = "4242424242424242"
+
+
+@pytest.fixture
+def saga(app, make_user, make_flight) -> Saga:
+    """A saga that is compensating: its authorize and award may still be on their way."""
+    user, flight = make_user(), make_flight()
+    saga = Saga(user_id=user.id, flight_id=flight.id, seats=["1A"], amount=Decimal("150.00"),
+                currency=flight.currency, miles=300, status=SagaStatus.COMPENSATING,
+                card_token="tok_unused", card_brand="visa", card_last4="4242")
+    db.session.add(saga)
+    db.session.commit()
+    return saga
+
+
+def count(service_app, model) -> int:
+    service_db = payment_db if model is Payment else loyalty_db
+    with service_app.app_context():
+        return service_db.session.query(model).count()
+
+
+def test_an_authorization_landing_after_cancel_payment_is_refused(saga, participants):
+    token = participants.payment.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
+    definition.cancel_payment(saga)  # the authorize timed out on the client: nothing to see yet
+
+    with pytest.raises(BusinessError) as refused:  # the slow request lands
+        participants.payment.authorize(token, saga.amount, saga.currency,
+                                       idempotency_key=definition.key(saga, "authorize_payment"))
+
+    assert (refused.value.status, refused.value.code) == (409, "operation_cancelled")
+    assert count(participants.payment_app, Payment) == 0
+    assert participants.payment.lookup(definition.key(saga, "authorize_payment")) is None
+
+
+def test_an_award_landing_after_reverse_miles_is_refused(saga, participants):
+    definition.reverse_miles(saga)
+
+    with pytest.raises(BusinessError) as refused:
+        participants.loyalty.create_award(str(saga.user_id), saga.miles, reference=saga.id,
+                                          idempotency_key=definition.key(saga, "award_miles"))
+
+    assert (refused.value.status, refused.value.code) == (409, "operation_cancelled")
+    assert count(participants.loyalty_app, Award) == 0
+    assert participants.loyalty.balance(str(saga.user_id)).pending == 0
+
+
+# cancel_payment and reverse_miles keep doing what they did
+
+def authorize_for(saga: Saga, participants) -> str:
+    token = participants.payment.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
+    return participants.payment.authorize(token, saga.amount, saga.currency,
+                                          idempotency_key=definition.key(saga, "authorize_payment")).id
+
+
+def test_cancel_payment_voids_an_authorization(saga, participants):
+    payment_id = authorize_for(saga, participants)
+    definition.cancel_payment(saga)
+    definition.cancel_payment(saga)  # a compensation may run twice
+    assert participants.payment.get(payment_id).status == "voided"
+
+
+def test_cancel_payment_refunds_a_capture(saga, participants):
+    payment_id = authorize_for(saga, participants)
+    participants.payment.capture(payment_id, saga.amount, idempotency_key=definition.key(saga, "capture"))
+    definition.cancel_payment(saga)
+    refunded = participants.payment.get(payment_id)
+    assert (refunded.status, refunded.refunded_amount) == ("refunded", saga.amount)
+
+
+@pytest.mark.parametrize("posted", [False, True])
+def test_reverse_miles_reverses_the_award(saga, participants, posted):
+    award = participants.loyalty.create_award(str(saga.user_id), saga.miles, reference=saga.id,
+                                              idempotency_key=definition.key(saga, "award_miles"))
+    if posted:
+        participants.loyalty.post_award(award.id, idempotency_key=definition.key(saga, "post_miles"))
+    definition.reverse_miles(saga)
+    definition.reverse_miles(saga)
+    assert participants.loyalty.balance(str(saga.user_id)) == Balance(str(saga.user_id), 0, 0)
+
+
+# The same sequence for real: a socket, a client that gives up, a request held back before its work
+
+# Far beyond the impatient client's read timeout: the cancel has all that time to come first.
+LATENCY_MS = 1000
+
+
+@pytest.fixture
+def late_payment_url(payment_app):
+    """The payment service on a free 127.0.0.1 port, its latency (when set) spent before the work."""
+    payment_app.config["PAYMENT_LATENCY_AT"] = "before"
+    server = make_server("127.0.0.1", 0, payment_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(app, saga, payment_app,
+                                                                               late_payment_url):
+    answers = []
+    request_finished.connect(lambda sender, response: answers.append((request.path, response.status_code)),
+                             payment_app, weak=False)
+    saga_client = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=5.0)
+    app.extensions["payment"] = saga_client
+    impatient = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    try:
+        token = saga_client.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
+        payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS
+        with pytest.raises(PaymentUnavailable, match="timed out"):
+            impatient.authorize(token, saga.amount, saga.currency,
+                                idempotency_key=definition.key(saga, "authorize_payment"))
+        payment_app.config["PAYMENT_LATENCY_MS"] = 0  # only the authorize in flight is held back
+
+        definition.cancel_payment(saga)
+        assert ("/payments", 201) not in answers  # the cancel came first...
+        deadline = time.monotonic() + 5
+        while not any(path == "/payments" for path, _ in answers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ("/payments", 409) in answers  # ...and the late authorize was refused
+        assert count(payment_app, Payment) == 0
+    finally:
+        saga_client.close()
+        impatient.close()
+
+
+def test_a_latency_setting_that_cannot_work_is_refused_at_start(tmp_path):
+    with pytest.raises(ValueError, match="PAYMENT_LATENCY_AT must be before or after"):
+        build_payment_app(tmp_path, PAYMENT_LATENCY_AT="soon")
