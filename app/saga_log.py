@@ -192,7 +192,8 @@ def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
     if fence is None:
         return None
     names = definition.compensations_for(definition.ACTION_NAMES)
-    if not _own(saga_id, fence, (SagaStatus.CONFIRMED,), {"status": SagaStatus.CANCELLING, "fence": fence + 1}):
+    cancelling = {"status": SagaStatus.CANCELLING, "fence": fence + 1}
+    if not _own(saga_id, fence, (SagaStatus.CONFIRMED,), cancelling):
         db.session.rollback()
         return None
     _add_compensations(saga_id, names)

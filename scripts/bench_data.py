@@ -215,7 +215,8 @@ def _finished_sagas(user_id: int, flight_ids: list[int], count: int) -> dict[str
                       "confirmed" if confirmed else "failed", None if confirmed else "authorize_payment",
                       None if confirmed else "card_declined", None if confirmed else "declined",
                       "tok_growth", "visa", "4242", f"pay-{i}", None if not confirmed else f"aw-{i}", 9,
-                      when, when + timedelta(seconds=1), when + timedelta(seconds=1)))
+                      when, when + timedelta(seconds=1), when + timedelta(seconds=1),
+                      2 if confirmed else 3, when + timedelta(seconds=1), when if confirmed else None))
         for position, name in enumerate(STEP_NAMES, start=1):
             status = "succeeded" if confirmed or position == 1 else ("failed" if position == 2 else "pending")
             steps.append((saga_id, position, name, "action", status, 1 if status != "pending" else 0,
@@ -231,7 +232,8 @@ def _finished_sagas(user_id: int, flight_ids: list[int], count: int) -> dict[str
         "sagas": (("id", "user_id", "flight_id", "hold_id", "seats", "passengers", "amount", "currency",
                    "miles", "status", "failure_step", "failure_reason", "failure_detail", "card_token",
                    "card_brand", "card_last4", "payment_authorization_id", "miles_award_id", "version",
-                   "created_at", "updated_at", "progressed_at"), sagas),
+                   "created_at", "updated_at", "progressed_at", "fence", "lease_expires_at", "pivoted_at"),
+                  sagas),
         "saga_steps": (("saga_id", "position", "name", "kind", "status", "attempts", "started_at",
                         "finished_at", "error_code", "error_message", "task_id"), steps),
         "holds": (("id", "flight_id", "user_id", "saga_id", "token", "seats", "amount", "currency", "status",

@@ -54,7 +54,8 @@ def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make
     lapse(saga_id)
 
     planned = recovery.stalled_sagas()
-    assert [(p.saga_id, p.fence, p.actions) for p in planned] == [(saga_id, 2, tuple(definition.ACTION_NAMES))]
+    assert [(plan.saga_id, plan.fence, plan.actions) for plan in planned] == \
+        [(saga_id, 2, tuple(definition.ACTION_NAMES))]
     assert recovery.stalled_sagas() == []  # taken over: another janitor run does not take it again
     saga_tasks.dispatch(planned[0])
     saga = wait_terminal(saga_id)
