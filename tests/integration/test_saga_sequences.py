@@ -7,6 +7,7 @@ a thread with its own session. Each test is one sequence a careful reading found
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -236,3 +237,32 @@ def test_the_admin_retry_refuses_a_saga_that_is_running_fine(saga, client, make_
     assert client.post(f"/api/v1/admin/sagas/{saga.id}/retry", headers=admin).status_code == 202
     assert [(plan.fence, plan.actions[0]) for plan in sent] == [(2, "reserve_seat")]
     assert engine.run_step(saga.id, "reserve_seat", 1) == engine.Fenced("fence 1 is stale: the saga is at 2")
+
+
+# Leases -------------------------------------------------------------------------------------------
+
+
+def test_a_step_slower_than_its_lease_keeps_it_by_heartbeat(saga, live_app, monkeypatch):
+    monkeypatch.setitem(live_app.config, "SAGA_LEASE_SECONDS", 0.6)
+    real = definition.ACTIONS["authorize_payment"]
+    taken_over: list[list[Plan]] = []
+
+    def slow(current: Saga) -> None:
+        time.sleep(1.5)  # two and a half leases: only the heartbeat keeps the saga this step's
+        elsewhere(live_app, lambda: taken_over.append(recovery.stalled_sagas()))
+        real(current)
+
+    monkeypatch.setitem(definition.ACTIONS, "authorize_payment", slow)
+    assert deliver(saga.id, definition.ACTION_NAMES, 1) == engine.Done()
+    assert taken_over == [[]]
+    assert_confirmed(saga_log.load(saga.id))
+
+
+def test_a_step_whose_worker_died_loses_its_lease_and_the_saga_goes_on(saga, live_app, monkeypatch):
+    monkeypatch.setitem(live_app.config, "SAGA_LEASE_SECONDS", 0.3)
+    saga_log.start_step(saga.id, 1, "reserve_seat", "action", "dead")  # and nothing beats for it
+    assert recovery.stalled_sagas() == []
+    time.sleep(0.5)
+    [plan] = recovery.stalled_sagas()
+    assert carry_out(plan) == "confirmed"
+    assert engine.run_step(saga.id, "authorize_payment", 1) == engine.Fenced("fence 1 is stale: the saga is at 2")
