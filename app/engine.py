@@ -23,7 +23,7 @@ from app import saga as definition
 from app import saga_log
 from app.errors import RetryForward, TransientError
 from app.extensions import db
-from app.models import Saga, StepKind, StepStatus
+from app.models import Saga, SagaStatus, StepKind, StepStatus
 
 log = logging.getLogger("saga")
 
@@ -145,7 +145,7 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
         return _fail(saga_id, fence, name, exc)
     last = name == definition.ACTION_NAMES[-1]
     status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED,
-                                  saga_status="confirmed" if last else None)
+                                  saga_status=SagaStatus.CONFIRMED if last else None)
     return Fenced("fenced off before its success was recorded") if status is None else Done()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,7 @@ from app.extensions import db
 from app.models import Hold, Saga, Ticket
 from app.tasks import saga as saga_tasks
 from app.tasks.saga import start as start_chain
+from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
 
@@ -83,3 +85,22 @@ def test_a_stray_duplicate_of_any_step_changes_nothing(step, pending_saga, worke
     assert_confirmed(saga)
     assert all(s.status == "succeeded" for s in saga.steps)
     assert [s.kind for s in saga.steps] == ["action"] * 4
+
+
+def test_a_chain_from_an_older_fence_stops_at_its_first_delivery(pending_saga, worker, monkeypatch):
+    saga = pending_saga
+    start_chain(saga.id, 1)
+    assert_confirmed(wait_terminal(saga.id))
+    delivered: list[tuple[str, int]] = []
+    real = engine.run_step
+
+    def counted(saga_id, name, fence, *args):
+        delivered.append((name, fence))
+        return real(saga_id, name, fence, *args)
+
+    monkeypatch.setattr(engine, "run_step", counted)
+    start_chain(saga.id, 0)  # a chain from before the fence moved on: it is dropped at once
+    wait_for(lambda: delivered, timeout=10, what="the stale chain's first delivery")
+    time.sleep(1)  # time enough for the worker to send and run the next step, were it sent
+    assert delivered == [("reserve_seat", 0)]
+    assert_confirmed(saga_log.load(saga.id))
