@@ -123,7 +123,7 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
         broker.delete("celery")
         for name in STEPS:
             task = getattr(steps, name)
-            count, result = counters.measure(lambda t=task: t.apply(args=[saga_id]))
+            count, result = counters.measure(lambda t=task: t.apply(args=[saga_id, 1]))  # its first fence
             if result.failed():
                 raise RuntimeError(f"trace step {name} failed: {result.result!r}")
             out[name] = count.as_dict()
