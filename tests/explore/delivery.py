@@ -9,21 +9,20 @@ another engine means rewriting this module only. The machine sees:
     Driver.janitor(name)          one beat janitor; what it plans lands in the outbox
     Driver.retry_now / cancel     the admin retry and the owner's cancellation
 
-Today's code is driven through app/tasks: `run_action`/`run_compensation` with a stand-in for the
-bound Celery task, the chain's errback `on_step_failed` called inline (as Celery calls a
-new-style errback), and the module-level `start`/`compensate`/`dispatch` replaced.
+The code is driven through the step engine (app/engine.py) as app/tasks/runner.py drives it: each
+delivery is one `engine.run_step`, a failure for good calls the chain's errback inline (as Celery
+calls a new-style errback), and every plan the engine or recovery makes is turned into messages
+that carry its fence, in place of `app.tasks.saga.dispatch`.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 
-from app import holds, recovery, saga_log
-from app import saga as definition
-from app.extensions import db
-from app.tasks import maintenance, runner
+from app import engine, holds, recovery
+from app.engine import Plan
+from app.tasks import maintenance
 from app.tasks import saga as saga_tasks
 
 JANITORS = ("stalled_sagas", "lapsed_holds", "retry_debts", "sweep_expired")
@@ -39,7 +38,7 @@ class Delivery:
     rest: tuple[str, ...] = ()  # the chain's later tasks, sent once this one succeeds
     errback: bool = False  # the chain has on_step_failed attached
     attempt: int = 0
-    fence: int | None = None  # today's code has no fencing token
+    fence: int | None = None  # the fence of the chain that sent it
     countdown: float = 0.0  # a retry's delay, from when it was sent
     id: int = field(default_factory=lambda: next(_ids))
 
@@ -47,29 +46,10 @@ class Delivery:
         return f"{self.task}#{self.id}(attempt {self.attempt})"
 
 
-def chain(saga_id: str, names: list[str] | tuple[str, ...], *, errback: bool) -> list[Delivery]:
+def chain(saga_id: str, names: list[str] | tuple[str, ...], *, errback: bool, fence: int) -> list[Delivery]:
     """A Celery chain is sent as its first message, carrying the others."""
     names = tuple(names)
-    return [Delivery(names[0], saga_id, names[1:], errback)] if names else []
-
-
-class RetryRequested(Exception):  # noqa: N818 - Celery's Retry, as this stand-in raises it
-    def __init__(self, countdown: float) -> None:
-        super().__init__(countdown)
-        self.countdown = countdown
-
-
-class _Task:
-    """What run_action/run_compensation use of a bound Celery task."""
-
-    def __init__(self, delivery: Delivery) -> None:
-        self.request = SimpleNamespace(id=f"task-{delivery.id}", retries=delivery.attempt)
-
-    def retry(self, exc: BaseException | None = None, countdown: float = 0.0,
-              max_retries: int | None = None) -> RetryRequested:
-        if max_retries is not None and self.request.retries >= max_retries:
-            raise exc  # Celery re-raises the original exception once retries are used up
-        raise RetryRequested(countdown)
+    return [Delivery(names[0], saga_id, names[1:], errback, fence=fence)] if names else []
 
 
 class Driver:
@@ -81,29 +61,21 @@ class Driver:
     # Enqueueing --------------------------------------------------------------------------------
 
     def install(self, monkeypatch) -> None:  # noqa: ANN001 - pytest's MonkeyPatch
-        monkeypatch.setattr(saga_tasks, "start", self._start)
-        monkeypatch.setattr(saga_tasks, "compensate", self._compensate)
         monkeypatch.setattr(saga_tasks, "dispatch", self._dispatch)
         monkeypatch.setattr(maintenance, "dispatch", self._dispatch)
         from app.api import admin
 
         monkeypatch.setattr(admin, "dispatch", self._dispatch)
 
-    def _start(self, saga_id: str, from_step: str | None = None) -> None:
-        names = definition.ACTION_NAMES
-        names = names[names.index(from_step):] if from_step else names
-        self.outbox += chain(saga_id, names, errback=True)
-
-    def _compensate(self, saga_id: str, names: list[str]) -> None:
-        self.outbox += chain(saga_id, [*names, "finish"], errback=False)
-
-    def _dispatch(self, redrive: recovery.Redrive) -> None:
-        if redrive.debts:
-            self.outbox.append(Delivery("pay_debts", redrive.saga_id))
-        elif redrive.actions_from:
-            self._start(redrive.saga_id, redrive.actions_from)
+    def _dispatch(self, plan: Plan) -> None:
+        """What app.tasks.saga.dispatch sends for a plan."""
+        if plan.debts:
+            self.outbox.append(Delivery("pay_debts", plan.saga_id, fence=plan.fence))
+        elif plan.actions:
+            self.outbox += chain(plan.saga_id, plan.actions, errback=True, fence=plan.fence)
         else:
-            self._compensate(redrive.saga_id, list(redrive.compensations))
+            self.outbox += chain(plan.saga_id, [*plan.compensations, "finish"], errback=False,
+                                 fence=plan.fence)
 
     def take_outbox(self) -> list[Delivery]:
         sent, self.outbox = self.outbox, []
@@ -116,44 +88,37 @@ class Driver:
 
         A `faults.Killed` passes through: the caller decides whether the broker redelivers it.
         """
-        try:
-            self._body(delivery)
-        except RetryRequested as retry:
-            return [replace(delivery, attempt=delivery.attempt + 1, countdown=retry.countdown)]
-        except Exception as exc:  # the task failed for good: Celery stops the chain, calls the errback
-            db.session.rollback()
-            if delivery.errback:
-                saga_tasks.on_step_failed.run(SimpleNamespace(task=f"saga.{delivery.task}"), exc, None,
-                                              saga_id=delivery.saga_id)
-            return []
-        if not delivery.rest:
-            return []
-        return [Delivery(delivery.rest[0], delivery.saga_id, delivery.rest[1:], delivery.errback,
-                         fence=delivery.fence)]
-
-    def _body(self, delivery: Delivery) -> None:
         task, saga_id = delivery.task, delivery.saga_id
-        if task in definition.ACTIONS:
-            runner.run_action(_Task(delivery), saga_id, task)
-        elif task in definition.COMPENSATIONS:
-            runner.run_compensation(_Task(delivery), saga_id, task)
-        elif task == "finish":
-            saga_log.finish(saga_id)
-        elif task == "pay_debts":
+        if task == "finish":
+            engine.finish(saga_id, delivery.fence)
+            return []
+        if task == "pay_debts":
             recovery.pay_debts_of(saga_id)
-        else:
-            raise ValueError(f"unknown task {task}")
+            return []
+        outcome = engine.run_step(saga_id, task, delivery.fence, delivery.attempt, f"task-{delivery.id}")
+        if isinstance(outcome, engine.Retry):
+            return [replace(delivery, attempt=delivery.attempt + 1, countdown=outcome.countdown)]
+        if isinstance(outcome, engine.Failed):  # Celery stops the chain and calls its errback
+            if delivery.errback:
+                plan = engine.step_failed(saga_id, delivery.fence, task, outcome.error)
+                if plan is not None:
+                    self._dispatch(plan)
+            return []
+        if isinstance(outcome, engine.Fenced) or not delivery.rest:
+            return []
+        return [Delivery(delivery.rest[0], saga_id, delivery.rest[1:], delivery.errback,
+                         fence=delivery.fence)]
 
     # Janitors, admin, owner --------------------------------------------------------------------
 
     def janitor(self, name: str) -> None:
         """One beat janitor, as app/tasks/maintenance.py runs it."""
         if name == "stalled_sagas":
-            for redrive in recovery.stalled_sagas():
-                self._dispatch(redrive)
+            for plan in recovery.stalled_sagas():
+                self._dispatch(plan)
         elif name == "lapsed_holds":
-            for redrive in recovery.lapsed_holds():
-                self._dispatch(redrive)
+            for plan in recovery.lapsed_holds():
+                self._dispatch(plan)
         elif name == "retry_debts":
             recovery.retry_debts()
         elif name == "sweep_expired":
@@ -162,11 +127,11 @@ class Driver:
             raise ValueError(f"unknown janitor {name}")
 
     def retry_now(self, saga_id: str) -> bool:
-        """The admin's retry; False when there was nothing to retry."""
-        redrive = recovery.retry_now(saga_id)
-        if redrive is None:
+        """The admin's retry; False when there was nothing to retry (NotStalled passes through)."""
+        plan = recovery.retry_now(saga_id)
+        if plan is None:
             return False
-        self._dispatch(redrive)
+        self._dispatch(plan)
         return True
 
     def cancel(self, saga_id: str) -> bool:

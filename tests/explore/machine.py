@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from app.extensions import db
+from app.models import TERMINAL
 from tests.explore import faults
 from tests.explore.delivery import JANITORS, Delivery, Driver
 from tests.explore.world import CARDS, SEATS, World
@@ -34,7 +35,7 @@ seat_sets = st.lists(st.sampled_from(SEATS), min_size=1, max_size=2, unique=True
 cards = st.sampled_from(["approved", "approved", "approved", "declined", "no_funds", "processor_down"])
 picks = st.integers(min_value=0, max_value=63)  # an index into a list, taken modulo its length
 nth = st.integers(min_value=0, max_value=3)
-CLOCK_JUMPS = ("second", "stall", "hold_ttl", "hold_max")
+CLOCK_JUMPS = ("second", "lease", "hold_ttl", "hold_max")
 
 
 class Violation(AssertionError):
@@ -258,7 +259,7 @@ class SagaExplorer(RuleBasedStateMachine):
     @step
     def advance_clock(self, jump: str) -> None:
         config = current_app.config
-        seconds = {"second": 1, "stall": config["SAGA_STALL_SECONDS"] + 1,
+        seconds = {"second": 1, "lease": config["SAGA_LEASE_SECONDS"] + 1,
                    "hold_ttl": config["HOLD_TTL_SECONDS"] + 1, "hold_max": config["HOLD_MAX_SECONDS"] + 1}
         self.world.clock.advance(seconds[jump], self.world.redis)
 
@@ -285,9 +286,9 @@ class SagaExplorer(RuleBasedStateMachine):
                 self.world.late.land(0)
             self.drain()
             sagas = self.world.sagas()
-            if not self.pending and all(saga.is_terminal and not _owes(saga) for saga in sagas):
+            if not self.pending and all(saga.status in TERMINAL and not _owes(saga) for saga in sagas):
                 break
-            self.world.clock.advance(max(config["SAGA_STALL_SECONDS"], 300) + 1, self.world.redis)
+            self.world.clock.advance(max(config["SAGA_LEASE_SECONDS"], 300) + 1, self.world.redis)
             for name in JANITORS:
                 self.driver.janitor(name)
                 self._collect()

@@ -23,6 +23,7 @@ from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
 from app.models import (
+    TERMINAL,
     Debt,
     Hold,
     HoldStatus,
@@ -220,7 +221,7 @@ class World:
         if status == SagaStatus.NEEDS_ATTENTION:
             if not saga_debts_open(saga):
                 found.append(("I4_attention_without_debt", "I4: needs_attention without an open debt"))
-        elif not saga.is_terminal:
+        elif saga.status not in TERMINAL:
             found.append(("I4_not_terminal", f"I4: still {status} after quiescing (steps "
                          f"{[(s.name, s.status) for s in saga.steps]})"))
         if status in (SagaStatus.FAILED, SagaStatus.CANCELLED):
