@@ -11,6 +11,39 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", PROJECT_DIR / "instance"))
 
 
+# Development credentials for the payment and loyalty services (docs/security.md, "Between the
+# services"): one per calling process, each with only the scopes that process needs. They are
+# public, so production refuses them (app/settings_check.py, and each service when it starts).
+DEV_CREDENTIALS: dict[str, dict[str, tuple[str, str]]] = {
+    "payment": {"web": ("tokenize,read", "dev-payment-web"),
+                "worker": ("authorize,capture,void,refund,cancel,read", "dev-payment-worker"),
+                "support": ("read", "dev-payment-support")},
+    "loyalty": {"web": ("read", "dev-loyalty-web"),
+                "worker": ("award,post,reverse,cancel,read", "dev-loyalty-worker"),
+                "support": ("read", "dev-loyalty-support")},
+}
+
+
+def dev_credentials(service: str) -> str:
+    """The development value of PAYMENT_CREDENTIALS / LOYALTY_CREDENTIALS (app/participants/trust.py)."""
+    entries = DEV_CREDENTIALS[service].items()
+    return "; ".join(f"{name}:{scopes}:{secret}" for name, (scopes, secret) in entries)
+
+
+def dev_secrets(service: str) -> frozenset[str]:
+    return frozenset(secret for _, secret in DEV_CREDENTIALS[service].values())
+
+
+def _caller_token(service: str) -> str | None:
+    """This process's secret for ``service``: PAYMENT_TOKEN / LOYALTY_TOKEN, else its SERVICE_ROLE's
+    development one (the Procfile names the role of each process; none for a role that calls nothing)."""
+    token = os.environ.get(f"{service.upper()}_TOKEN")
+    if token:
+        return token
+    development = DEV_CREDENTIALS[service].get(os.environ.get("SERVICE_ROLE", "web"))
+    return development[1] if development else None
+
+
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -62,6 +95,10 @@ def from_env() -> dict:
         "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
         "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
         "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
+        # Which process this is (web, worker, beat), and its own credential for each participant.
+        "SERVICE_ROLE": os.environ.get("SERVICE_ROLE", "web"),
+        "PAYMENT_TOKEN": _caller_token("payment"),
+        "LOYALTY_TOKEN": _caller_token("loyalty"),
         # A worker on a machine without a web process serves its metrics on this port (0: off).
         "WORKER_METRICS_PORT": _int("WORKER_METRICS_PORT", 0),
         "PARTICIPANT_CONNECT_TIMEOUT": _float("PARTICIPANT_CONNECT_TIMEOUT", 2.0),
@@ -120,6 +157,9 @@ def payment_from_env() -> dict:
         ),
         # Keys the fingerprints of idempotent requests (a tokenize request carries a card number).
         "SECRET_KEY": os.environ.get("PAYMENT_SECRET_KEY", DEFAULT_SECRET_KEY),
+        "ENV": os.environ.get("APP_ENV", "development"),
+        # Who may call it, with what scopes (app/participants/trust.py).
+        "PAYMENT_CREDENTIALS": os.environ.get("PAYMENT_CREDENTIALS", dev_credentials("payment")),
         "PAYMENT_LATENCY_MS": _int("PAYMENT_LATENCY_MS", 0),
         # When the latency is spent: "after" the work (a late answer) or "before" it (late work).
         "PAYMENT_LATENCY_AT": os.environ.get("PAYMENT_LATENCY_AT", "after").lower(),
@@ -134,6 +174,8 @@ def loyalty_from_env() -> dict:
             "LOYALTY_DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'loyalty.db'}"
         ),
         "SECRET_KEY": os.environ.get("LOYALTY_SECRET_KEY", DEFAULT_SECRET_KEY),
+        "ENV": os.environ.get("APP_ENV", "development"),
+        "LOYALTY_CREDENTIALS": os.environ.get("LOYALTY_CREDENTIALS", dev_credentials("loyalty")),
         "LOYALTY_LATENCY_MS": _int("LOYALTY_LATENCY_MS", 0),
         "LOYALTY_LATENCY_AT": os.environ.get("LOYALTY_LATENCY_AT", "after").lower(),
         "MAX_CONTENT_LENGTH": 16 * 1024,

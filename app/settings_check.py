@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import Flask
 
-from app.config import DEFAULT_SECRET_KEY, step_budget_seconds
+from app.config import DEFAULT_SECRET_KEY, dev_secrets, step_budget_seconds
 
 # Participant calls a step makes while it needs its hold: authorize_payment and award_miles make one
 # each, and confirm_booking consumes the hold (its fence) before it captures and posts the miles.
@@ -63,6 +63,12 @@ RULES: tuple[Rule, ...] = (
     Rule(("APP_ENV",),
          "production needs its own SECRET_KEY: the default one is public",
          lambda s: s["APP_ENV"] != "production" or s["SECRET_KEY"] != DEFAULT_SECRET_KEY),
+    Rule(("APP_ENV", "SERVICE_ROLE"),
+         "production needs this process's own PAYMENT_TOKEN: the development ones are public",
+         lambda s: s["APP_ENV"] != "production" or s["PAYMENT_TOKEN"] not in dev_secrets("payment")),
+    Rule(("APP_ENV", "SERVICE_ROLE"),
+         "production needs this process's own LOYALTY_TOKEN: the development ones are public",
+         lambda s: s["APP_ENV"] != "production" or s["LOYALTY_TOKEN"] not in dev_secrets("loyalty")),
 )
 
 

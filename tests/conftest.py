@@ -18,7 +18,13 @@ from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
 from app.models import User
-from tests.participants import build_loyalty_app, build_payment_app, dispose_service, wire_participants
+from tests.participants import (
+    build_loyalty_app,
+    build_payment_app,
+    dispose_service,
+    secret_of,
+    wire_participants,
+)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -35,6 +41,9 @@ def make_config(tmp_path, **overrides) -> dict:
         "RATELIMIT_ENABLED": False,
         "SAGA_RETRY_BASE_SECONDS": 0.05,
         "SAGA_RETRY_MAX_SECONDS": 0.2,
+        # The in-process services' credential for a booking app that is web and worker at once.
+        "PAYMENT_TOKEN": secret_of("payment", "booking"),
+        "LOYALTY_TOKEN": secret_of("loyalty", "booking"),
     }
     config.update(overrides)
     return config

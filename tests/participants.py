@@ -3,6 +3,12 @@
 ``wire_participants(booking_app, tmp_path)`` is what the ``participants`` fixture does, as a plain
 function for tests that build their apps themselves (e.g. with a real Celery worker thread). The
 clients are the production ones; only their transport is httpx's WSGI transport.
+
+Both services get the credentials below. The web process and the worker are two processes with
+two credentials in production, but a test's booking app plays both (its requests tokenize, its
+worker thread authorizes), so its clients carry ``booking``, which has the scopes of both. The
+services' own test clients (``service_app.test_client()``) carry it too; tests of the credentials
+themselves build bare clients (tests/unit/test_participant_trust.py).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from pathlib import Path
 
 import httpx
 from flask import Flask
+from flask.testing import FlaskClient
 
+from app.config import DEV_CREDENTIALS
 from app.participants.loyalty.client import LoyaltyClient
 from app.participants.loyalty.service import create_app as create_loyalty_app
 from app.participants.payment.client import PaymentClient
@@ -22,18 +30,57 @@ PAYMENT_URL = "http://payment.test"
 LOYALTY_URL = "http://loyalty.test"
 
 
+def scopes_of(service: str) -> dict[str, str]:
+    """Credential name → its scopes, as in production, plus ``booking`` with web's and worker's."""
+    scopes = {name: granted for name, (granted, _) in DEV_CREDENTIALS[service].items()}
+    both = sorted(set(scopes["web"].split(",")) | set(scopes["worker"].split(",")))
+    return {**scopes, "booking": ",".join(both)}
+
+
+def secret_of(service: str, name: str) -> str:
+    return f"test-{service}-{name}"
+
+
+def credentials_of(service: str, **secrets: str) -> str:
+    """The ``PAYMENT_CREDENTIALS`` / ``LOYALTY_CREDENTIALS`` of a test service; ``secrets`` replaces
+    the secret list (``"new,old"`` while rotating) of the credentials it names."""
+    return "; ".join(f"{name}:{scopes}:{secrets.get(name, secret_of(service, name))}"
+                     for name, scopes in scopes_of(service).items())
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _trusted_test_client(service: str) -> type[FlaskClient]:
+    class TrustedClient(FlaskClient):
+        """Flask's test client, calling as the booking app does (explicit headers still win)."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret_of(service, 'booking')}"
+
+    return TrustedClient
+
+
 def build_payment_app(tmp_path: Path, **overrides: object) -> Flask:
     """The real payment service on its own SQLite file, answering at once."""
     config = {"TESTING": True, "SECRET_KEY": "test-payment-secret", "PAYMENT_LATENCY_MS": 0,
-              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'payment.db'}"}
-    return create_payment_app({**config, **overrides})
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'payment.db'}",
+              "PAYMENT_CREDENTIALS": credentials_of("payment")}
+    service_app = create_payment_app({**config, **overrides})
+    service_app.test_client_class = _trusted_test_client("payment")
+    return service_app
 
 
 def build_loyalty_app(tmp_path: Path, **overrides: object) -> Flask:
     """The real loyalty service on its own SQLite file, answering at once."""
     config = {"TESTING": True, "SECRET_KEY": "test-loyalty-secret", "LOYALTY_LATENCY_MS": 0,
-              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'loyalty.db'}"}
-    return create_loyalty_app({**config, **overrides})
+              "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'loyalty.db'}",
+              "LOYALTY_CREDENTIALS": credentials_of("loyalty")}
+    service_app = create_loyalty_app({**config, **overrides})
+    service_app.test_client_class = _trusted_test_client("loyalty")
+    return service_app
 
 
 def dispose_service(service_app: Flask) -> None:
@@ -43,15 +90,17 @@ def dispose_service(service_app: Flask) -> None:
 
 
 def wsgi_payment_client(payment_app: Flask, *, connect_timeout: float = 2.0,
-                   read_timeout: float = 5.0) -> PaymentClient:
+                   read_timeout: float = 5.0, token: str | None = None) -> PaymentClient:
     return PaymentClient(PAYMENT_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         transport=httpx.WSGITransport(app=payment_app))
+                         transport=httpx.WSGITransport(app=payment_app),
+                         token=token or secret_of("payment", "booking"))
 
 
 def wsgi_loyalty_client(loyalty_app: Flask, *, connect_timeout: float = 2.0,
-                   read_timeout: float = 5.0) -> LoyaltyClient:
+                   read_timeout: float = 5.0, token: str | None = None) -> LoyaltyClient:
     return LoyaltyClient(LOYALTY_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         transport=httpx.WSGITransport(app=loyalty_app))
+                         transport=httpx.WSGITransport(app=loyalty_app),
+                         token=token or secret_of("loyalty", "booking"))
 
 
 @dataclass

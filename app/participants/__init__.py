@@ -19,8 +19,10 @@ def init_app(app: Flask) -> None:
         "connect_timeout": app.config["PARTICIPANT_CONNECT_TIMEOUT"],
         "read_timeout": app.config["PARTICIPANT_READ_TIMEOUT"],
     }
-    app.extensions["payment"] = PaymentClient(app.config["PAYMENT_URL"], **timeouts)
-    app.extensions["loyalty"] = LoyaltyClient(app.config["LOYALTY_URL"], **timeouts)
+    app.extensions["payment"] = PaymentClient(app.config["PAYMENT_URL"], token=app.config["PAYMENT_TOKEN"],
+                                              **timeouts)
+    app.extensions["loyalty"] = LoyaltyClient(app.config["LOYALTY_URL"], token=app.config["LOYALTY_TOKEN"],
+                                              **timeouts)
 
 
 # Not named `payment` and `loyalty`: importing the subpackages of those names would replace them.

@@ -27,10 +27,13 @@ class ServiceClient:
     refusals: dict[str, type[BusinessError]] = {"operation_cancelled": OperationCancelled}
 
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, token: str | None = None) -> None:
         self.base_url = base_url
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = httpx.Client(base_url=base_url, timeout=self._timeout, transport=transport)
+        # This process's own credential (app/participants/trust.py), on every request.
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url, timeout=self._timeout, transport=transport,
+                                  headers=headers)
 
     def close(self) -> None:
         self._http.close()

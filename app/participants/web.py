@@ -27,11 +27,13 @@ HTTP_CODES = {
 class ServiceError(Exception):
     """Raise in a request to answer with a problem; nothing is recorded under its idempotency key."""
 
-    def __init__(self, status: int, code: str, detail: str, **extra: object) -> None:
+    def __init__(self, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None,
+                 **extra: object) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers  # of the answer, e.g. a 401's WWW-Authenticate
         self.extra = extra
 
 
@@ -109,7 +111,8 @@ def init_app(app: Flask, db: SQLAlchemy, *, latency_setting: str, latency_at_set
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError) -> Response:
         db.session.rollback()
-        return json_response(exc.status, problem_body(exc.status, exc.code, exc.detail, **exc.extra))
+        return json_response(exc.status, problem_body(exc.status, exc.code, exc.detail, **exc.extra),
+                             exc.headers)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

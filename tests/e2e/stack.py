@@ -41,6 +41,30 @@ def wait_for(check, timeout: float = 30.0, interval: float = 0.1, what: str = "c
 
 
 FLOWER_AUTH = ("ops", "flower-e2e-secret")
+# The services' credentials, and the one each calling process carries (as the Procfile's SERVICE_ROLE
+# picks it in development, and an operator sets it per process in production).
+E2E_SCOPES = {
+    "payment": {"web": "tokenize,read", "worker": "authorize,capture,void,refund,cancel,read",
+                "support": "read"},
+    "loyalty": {"web": "read", "worker": "award,post,reverse,cancel,read", "support": "read"},
+}
+
+
+def e2e_secret(service: str, caller: str) -> str:
+    return f"e2e-{service}-{caller}"
+
+
+def e2e_credentials(service: str) -> str:
+    return "; ".join(f"{caller}:{scopes}:{e2e_secret(service, caller)}"
+                     for caller, scopes in E2E_SCOPES[service].items())
+
+
+def caller_env(name: str) -> dict[str, str]:
+    """SERVICE_ROLE and the PAYMENT_TOKEN / LOYALTY_TOKEN of the process ``name``."""
+    if name not in ("web", "worker"):
+        return {"SERVICE_ROLE": name}
+    return {"SERVICE_ROLE": name, "PAYMENT_TOKEN": e2e_secret("payment", name),
+            "LOYALTY_TOKEN": e2e_secret("loyalty", name)}
 # The path each HTTP process answers once it is up.
 HEALTH_PATHS = {"web": "/healthz", "payment": "/healthz", "loyalty": "/healthz", "flower": "/healthcheck"}
 
@@ -68,6 +92,8 @@ class Stack:
             # Every process of the stack shares one metrics directory, as on one machine.
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
             "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
+            "PAYMENT_CREDENTIALS": e2e_credentials("payment"),
+            "LOYALTY_CREDENTIALS": e2e_credentials("loyalty"),
             **env,
         }
         self.procs: dict[str, subprocess.Popen] = {}
@@ -105,7 +131,8 @@ class Stack:
     def start(self, name: str, label: str | None = None, **env: str) -> subprocess.Popen:
         label = label or name
         with open(self.logs / f"{label}.log", "ab") as log:
-            proc = subprocess.Popen(self.commands()[name], cwd=ROOT, env={**self.env, **env}, stdout=log,
+            proc = subprocess.Popen(self.commands()[name], cwd=ROOT,
+                                    env={**self.env, **caller_env(name), **env}, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc
         if name in HEALTH_PATHS:

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
-from tests.e2e.stack import ROOT, VENV_BIN, wait_for
+from tests.e2e.stack import ROOT, VENV_BIN, e2e_secret, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -62,8 +62,11 @@ def assert_invariants(stack, api: Api, headers: dict, bodies: list[dict], flight
     from app.participants.loyalty.client import LoyaltyClient
     from app.participants.payment.client import PaymentClient
 
-    pay = PaymentClient(stack.env["PAYMENT_URL"], connect_timeout=2, read_timeout=10)
-    miles = LoyaltyClient(stack.env["LOYALTY_URL"], connect_timeout=2, read_timeout=10)
+    # Reading the books as support does: the read-only credential.
+    pay = PaymentClient(stack.env["PAYMENT_URL"], connect_timeout=2, read_timeout=10,
+                        token=e2e_secret("payment", "support"))
+    miles = LoyaltyClient(stack.env["LOYALTY_URL"], connect_timeout=2, read_timeout=10,
+                          token=e2e_secret("loyalty", "support"))
     try:
         _assert_invariants(stack, api, bodies, flight_id, pay, miles)
     finally:  # an unclosed client's socket warns later, in whichever test then runs

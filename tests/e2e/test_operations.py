@@ -128,3 +128,22 @@ def test_metrics_of_web_merge_the_worker_processes(stack, api):
     assert samples[key] >= 1
     assert samples[("booking_metrics_source_up", (("source", "database"),))] == 1
     assert samples[("booking_metrics_source_up", (("source", "broker"),))] == 1
+
+
+def test_the_real_services_answer_only_their_callers_within_their_scopes(stack):
+    """The participant processes from the Procfile: strangers 401, the web credential may not authorize."""
+    from tests.e2e.stack import e2e_secret
+
+    award = {"account_id": "42", "miles": 1_000_000, "reference": "free"}
+    with httpx.Client(base_url=stack.url("loyalty"), timeout=10) as loyalty:
+        assert loyalty.get("/healthz").status_code == 200
+        stranger = loyalty.post("/awards", json=award, headers={"Idempotency-Key": "e2e-stranger"})
+        assert stranger.status_code == 401
+        assert stranger.headers["content-type"] == "application/problem+json"
+        as_web = {"Authorization": f"Bearer {e2e_secret('loyalty', 'web')}", "Idempotency-Key": "e2e-web"}
+        assert loyalty.post("/awards", json=award, headers=as_web).status_code == 403
+    with httpx.Client(base_url=stack.url("payment"), timeout=10) as payment:
+        as_web = {"Authorization": f"Bearer {e2e_secret('payment', 'web')}", "Idempotency-Key": "e2e-w"}
+        body = {"token": "tok_x", "amount": "1.00", "currency": "USD"}
+        assert payment.post("/payments", json=body, headers=as_web).status_code == 403
+        assert payment.get("/openapi.json").json()["info"]["title"] == "Payment service"

@@ -21,7 +21,7 @@ from app.errors import (
 from app.participants import loyalty_client, payment_client
 from app.participants.loyalty.client import Award, Balance, LoyaltyClient
 from app.participants.payment.client import CardToken, Payment, PaymentClient
-from tests.participants import wire_participants
+from tests.participants import secret_of, wire_participants
 
 NEXT_YEAR = date.today().year + 1
 
@@ -34,7 +34,8 @@ def token_for(payment: PaymentClient, number: str = "4242424242424242") -> str:
 def payment(payment_app):
     """The production client, reaching the real service through httpx's WSGI transport."""
     client = PaymentClient("http://payment.test", connect_timeout=1.0, read_timeout=5.0,
-                           transport=httpx.WSGITransport(app=payment_app))
+                           transport=httpx.WSGITransport(app=payment_app),
+                           token=secret_of("payment", "booking"))
     yield client
     client.close()
 
@@ -42,7 +43,8 @@ def payment(payment_app):
 @pytest.fixture
 def loyalty(loyalty_app):
     client = LoyaltyClient("http://loyalty.test", connect_timeout=1.0, read_timeout=5.0,
-                           transport=httpx.WSGITransport(app=loyalty_app))
+                           transport=httpx.WSGITransport(app=loyalty_app),
+                           token=secret_of("loyalty", "booking"))
     yield client
     client.close()
 

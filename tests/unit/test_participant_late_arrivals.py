@@ -27,10 +27,12 @@ from app.participants.loyalty.models import db as loyalty_db
 from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
-from tests.participants import build_payment_app
+from tests.participants import build_payment_app, secret_of
 
 NEXT_YEAR = date.today().year + 1
 APPROVED = "4242424242424242"
+
+BOOKING_TOKEN = secret_of("payment", "booking")
 
 
 @pytest.fixture
@@ -134,9 +136,9 @@ def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(a
     answers = []
     request_finished.connect(lambda sender, response: answers.append((request.path, response.status_code)),
                              payment_app, weak=False)
-    saga_client = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=5.0)
+    saga_client = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
     app.extensions["payment"] = saga_client
-    impatient = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    impatient = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
     try:
         token = saga_client.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
         payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS

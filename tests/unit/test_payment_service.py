@@ -387,3 +387,14 @@ def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app
     assert (cancelled["payment"]["id"], cancelled["payment"]["status"]) == (
         authorized_meanwhile[0].get_json()["id"], "voided")
     assert api.get("/operations/race-2").get_json()["payment"]["status"] == "voided"
+
+
+@pytest.mark.parametrize("path", ["/payments", "/payments/{id}/capture", "/payments/{id}/refund"])
+def test_an_amount_too_large_to_have_cents_is_422_not_500(api, path):
+    """Found by tests/fuzz/test_participant_fuzz.py: quantizing 1e308 to cents raised InvalidOperation."""
+    payment_id = authorized(api)
+    body = {"amount": 1.7976931348623157e308}
+    if path == "/payments":
+        body = {**body, "token": tokenize(api), "currency": "USD"}
+    response = post(api, path.format(id=payment_id), body)
+    assert_problem(response, 422, "validation_error")

@@ -11,8 +11,11 @@ from werkzeug.serving import make_server
 
 from app.errors import PaymentUnavailable
 from app.participants.payment.client import PaymentClient
+from tests.participants import secret_of
 
 LATENCY_MS = 500
+
+BOOKING_TOKEN = secret_of("payment", "booking")
 
 
 @pytest.fixture
@@ -29,8 +32,8 @@ def slow_payment_url(payment_app):
 
 
 def test_an_authorize_slower_than_the_read_timeout_is_payment_unavailable(slow_payment_url):
-    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0)
-    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
+    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
     try:
         started = time.monotonic()
         token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
@@ -52,8 +55,8 @@ def test_latency_before_the_work_lands_it_after_the_caller_gave_up(payment_app, 
     landed = threading.Event()
     request_finished.connect(lambda sender, response: landed.set() if request.path == "/payments" else None,
                              payment_app, weak=False)
-    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0)
-    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25)
+    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
+    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
     try:
         token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
         payment_app.config["PAYMENT_LATENCY_MS"] = 1000  # far beyond the timeout: room for the lookup

@@ -141,6 +141,8 @@ def test_production_from_the_environment_refuses_a_missing_secret_key(tmp_path, 
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()
     monkeypatch.setenv("SECRET_KEY", "a-long-random-value-from-the-operator")
+    monkeypatch.setenv("PAYMENT_TOKEN", "the-web-process-payment-credential")
+    monkeypatch.setenv("LOYALTY_TOKEN", "the-web-process-loyalty-credential")
     assert create_app().config["ENV"] == "production"
 
 

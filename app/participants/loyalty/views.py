@@ -16,7 +16,9 @@ from app.participants.idempotency import (
 )
 from app.participants.loyalty import operations
 from app.participants.loyalty.models import Award, IdempotencyRecord, db
+from app.participants.loyalty.openapi import DOCUMENT
 from app.participants.loyalty.schemas import AwardRequest, award_json
+from app.participants.trust import public, requires
 from app.participants.web import health, json_response, load_body, raw_body
 
 bp = Blueprint("loyalty", __name__)
@@ -24,11 +26,19 @@ bp.before_request(require_key_on_writes)
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> Response:
     return health(db)
 
 
+@bp.get("/openapi.json")
+@public
+def openapi() -> Response:
+    return json_response(200, DOCUMENT)
+
+
 @bp.post("/awards")
+@requires("award")
 def create_award() -> Response:
     data = load_body(AwardRequest())
 
@@ -40,27 +50,32 @@ def create_award() -> Response:
 
 
 @bp.get("/awards/<award_id>")
+@requires("read")
 def get_award(award_id: str) -> Response:
     return json_response(200, award_json(operations.find(award_id)))
 
 
 @bp.post("/awards/<award_id>/post")
+@requires("post")
 def post_award(award_id: str) -> Response:
     return _change(lambda: operations.post(award_id))
 
 
 @bp.post("/awards/<award_id>/reverse")
+@requires("reverse")
 def reverse_award(award_id: str) -> Response:
     return _change(lambda: operations.reverse(award_id))
 
 
 @bp.get("/accounts/<account_id>/balance")
+@requires("read")
 def balance(account_id: str) -> Response:
     posted, pending = operations.balance(account_id)
     return json_response(200, {"account_id": account_id, "balance": posted, "pending": pending})
 
 
 @bp.get("/operations/<path:key>")
+@requires("read")
 def lookup(key: str) -> Response:
     record = find_record(db, IdempotencyRecord, key)
     award = operations.find(record.resource_id) if record.resource_id else None
@@ -68,6 +83,7 @@ def lookup(key: str) -> Response:
 
 
 @bp.post("/operations/<path:key>/cancel")
+@requires("cancel")
 def cancel_operation(key: str) -> Response:
     """Reverses the award made under ``key``; if none was, none ever will be."""
     def run() -> Answer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
@@ -14,7 +14,11 @@ MAX_AMOUNT = Decimal("1000000.00")
 
 
 def _cents(value: Decimal) -> None:
-    if value != value.quantize(CENT):
+    try:
+        exact = value == value.quantize(CENT)
+    except InvalidOperation:  # too many digits to have cents (1e308): out of range anyway, not a 500
+        exact = False
+    if not exact:
         raise ValidationError("At most two decimal places.")
 
 

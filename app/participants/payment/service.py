@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask import Flask
 
 from app import config
-from app.participants import web
+from app.participants import trust, web
 from app.participants.payment.models import db
 from app.participants.payment.views import bp
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    # No static files: every route is an API endpoint with a declared scope (trust.py).
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR), static_folder=None)
     app.config.from_mapping(config.payment_from_env())
     if test_config:
         app.config.update(test_config)
@@ -21,6 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app, db, latency_setting="PAYMENT_LATENCY_MS",
                  latency_at_setting="PAYMENT_LATENCY_AT")
     app.register_blueprint(bp)
+    # Every endpoint but /healthz and /openapi.json needs a caller's credential with its scope.
+    trust.init_app(app, setting="PAYMENT_CREDENTIALS", development=config.dev_secrets("payment"))
     with app.app_context():
         web.create_tables(db)
     return app

@@ -17,6 +17,7 @@ from app.participants.idempotency import (
 )
 from app.participants.payment import operations
 from app.participants.payment.models import IdempotencyRecord, Payment, PaymentStatus, db
+from app.participants.payment.openapi import DOCUMENT
 from app.participants.payment.schemas import (
     AmountRequest,
     AuthorizeRequest,
@@ -24,6 +25,7 @@ from app.participants.payment.schemas import (
     payment_json,
     token_json,
 )
+from app.participants.trust import public, requires
 from app.participants.web import health, json_response, load_body, problem_body, raw_body
 
 bp = Blueprint("payment", __name__)
@@ -31,11 +33,19 @@ bp.before_request(require_key_on_writes)
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> Response:
     return health(db)
 
 
+@bp.get("/openapi.json")
+@public
+def openapi() -> Response:
+    return json_response(200, DOCUMENT)
+
+
 @bp.post("/tokens")
+@requires("tokenize")
 def create_token() -> Response:
     card = load_body(TokenRequest(), code="invalid_card", detail="The card is not valid.")
     # The number and CVC are checked and dropped, not even a keyed hash of them is kept: with the
@@ -51,6 +61,7 @@ def create_token() -> Response:
 
 
 @bp.post("/payments")
+@requires("authorize")
 def authorize() -> Response:
     data = load_body(AuthorizeRequest())
 
@@ -67,28 +78,33 @@ def authorize() -> Response:
 
 
 @bp.get("/payments/<payment_id>")
+@requires("read")
 def get_payment(payment_id: str) -> Response:
     return json_response(200, payment_json(operations.find(payment_id)))
 
 
 @bp.post("/payments/<payment_id>/void")
+@requires("void")
 def void(payment_id: str) -> Response:
     return _change(lambda: operations.void(payment_id))
 
 
 @bp.post("/payments/<payment_id>/capture")
+@requires("capture")
 def capture(payment_id: str) -> Response:
     amount = _optional_amount()
     return _change(lambda: operations.capture(payment_id, amount))
 
 
 @bp.post("/payments/<payment_id>/refund")
+@requires("refund")
 def refund(payment_id: str) -> Response:
     amount = _optional_amount()
     return _change(lambda: operations.refund(payment_id, amount))
 
 
 @bp.get("/operations/<path:key>")
+@requires("read")
 def lookup(key: str) -> Response:
     record = find_record(db, IdempotencyRecord, key)
     payment = operations.find(record.resource_id) if record.resource_id else None
@@ -96,6 +112,7 @@ def lookup(key: str) -> Response:
 
 
 @bp.post("/operations/<path:key>/cancel")
+@requires("cancel")
 def cancel_operation(key: str) -> Response:
     """Voids (or refunds) the authorization made under ``key``; if none was, none ever will be."""
     def run() -> Answer:
