@@ -45,7 +45,7 @@ from app.seat_holds import hold_key
 from tests.conftest import build_app
 from tests.explore import faults
 from tests.explore.clock import Clock
-from tests.participants import LOYALTY_URL, PAYMENT_URL, build_loyalty_app, build_payment_app
+from tests.participants import LOYALTY_URL, PAYMENT_URL, build_loyalty_app, build_payment_app, secret_of
 
 SEATS = ("1A", "1B", "2A")
 CARDS = {
@@ -93,7 +93,7 @@ class World:
             app.extensions[name].close()
             transport = faults.FaultyTransport(httpx.WSGITransport(app=service), late)
             app.extensions[name] = client_class(url, connect_timeout=2.0, read_timeout=5.0,
-                                                transport=transport)
+                                                transport=transport, token=secret_of(name, "booking"))
         with app.app_context():
             faults.hook_booking_db(db.engine, db.session)
             flight = create_flight(number="SA900", origin="LHR", destination="JFK",
