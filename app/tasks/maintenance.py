@@ -52,8 +52,3 @@ def prune_idempotency_keys() -> dict:
     db.session.commit()
     return {"keys_pruned": deleted}
 
-
-@shared_task(name="saga.pay_debts")
-def pay_debts(saga_id: str) -> None:
-    """An operator's retry of one saga's debts."""
-    recovery.pay_debts_of(saga_id)

@@ -6,7 +6,7 @@ import logging
 
 from celery import chain, shared_task
 
-from app import engine
+from app import engine, recovery
 from app import saga as definition
 from app.engine import Plan
 from app.tasks import compensations, steps
@@ -25,8 +25,6 @@ def start(saga_id: str, fence: int) -> None:
 def dispatch(plan: Plan) -> None:
     """Enqueue what the engine or recovery planned: every message carries the plan's fence."""
     if plan.debts:
-        from app.tasks.maintenance import pay_debts
-
         pay_debts.delay(plan.saga_id)
     elif plan.actions:
         chain(*(ACTION_TASKS[name].si(plan.saga_id, plan.fence) for name in plan.actions)).on_error(
@@ -46,6 +44,12 @@ def on_step_failed(request, exc, traceback, saga_id: str, fence: int | None = No
     plan = engine.step_failed(saga_id, fence, request.task.removeprefix("saga."), exc)
     if plan is not None:
         dispatch(plan)
+
+
+@shared_task(name="saga.pay_debts")
+def pay_debts(saga_id: str) -> None:
+    """An operator's retry of one saga's debts."""
+    recovery.pay_debts_of(saga_id)
 
 
 def cancel(saga_id: str) -> bool:
