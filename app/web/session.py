@@ -22,7 +22,7 @@ from wtforms import ValidationError
 
 from app.api import API_PREFIX
 from app.api.problems import Problem
-from app.auth import bearer_token
+from app.auth import SESSION_GENERATION, bearer_token, end_browser_sessions
 from app.models import User
 
 csrf = CSRFProtect()
@@ -74,9 +74,16 @@ def start_session(user: User) -> None:
     """Log the browser in as `user`, dropping whatever the anonymous session held (its CSRF token too)."""
     session.clear()
     login_user(user)
+    session[SESSION_GENERATION] = user.session_generation
+    # Permanent: the cookie carries an expiry, and Flask refuses one signed longer ago than
+    # PERMANENT_SESSION_LIFETIME (renewed as the session is used).
+    session.permanent = True
 
 
 def end_session() -> None:
+    """Log out: this browser, and on the server every copy of the user's session cookies."""
+    if current_user.is_authenticated:
+        end_browser_sessions(current_user.id)
     logout_user()
     session.clear()
 

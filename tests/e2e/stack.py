@@ -41,6 +41,8 @@ def wait_for(check, timeout: float = 30.0, interval: float = 0.1, what: str = "c
 
 
 FLOWER_AUTH = ("ops", "flower-e2e-secret")
+# The scraper's credential for /metrics.
+METRICS_TOKEN = "metrics-e2e-secret"
 # The path each HTTP process answers once it is up.
 HEALTH_PATHS = {"web": "/healthz", "payment": "/healthz", "loyalty": "/healthz", "flower": "/healthcheck"}
 
@@ -68,6 +70,10 @@ class Stack:
             # Every process of the stack shares one metrics directory, as on one machine.
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
             "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
+            "METRICS_TOKEN": METRICS_TOKEN,
+            # Every client of the stack comes from 127.0.0.1: the per-address hold caps are off.
+            "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": "0",
+            "MAX_HELD_SEATS_PER_ADDRESS": "0",
             **env,
         }
         self.procs: dict[str, subprocess.Popen] = {}

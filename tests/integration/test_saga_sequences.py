@@ -265,4 +265,5 @@ def test_a_step_whose_worker_died_loses_its_lease_and_the_saga_goes_on(saga, liv
     time.sleep(0.5)
     [plan] = recovery.stalled_sagas()
     assert carry_out(plan) == "confirmed"
-    assert engine.run_step(saga.id, "authorize_payment", 1) == engine.Fenced("fence 1 is stale: the saga is at 2")
+    assert engine.run_step(saga.id, "authorize_payment", 1) == engine.Fenced(
+        "fence 1 is stale: the saga is at 2")
