@@ -9,9 +9,10 @@ from functools import wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager
 from flask_login import current_user as session_user
+from sqlalchemy import update
 
 from app.api.problems import Problem
 from app.extensions import db
@@ -19,6 +20,8 @@ from app.models import ApiToken, User
 from app.models.types import utcnow
 
 login_manager = LoginManager()
+# The session key holding the user's session generation as it was at login (User.session_generation).
+SESSION_GENERATION = "generation"
 _hasher = PasswordHasher()  # Argon2id with argon2-cffi's RFC 9106 "low memory" profile
 
 
@@ -139,4 +142,16 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        # A session from before the user's last logout (a copied cookie, another browser) is over.
+        if user is None or session.get(SESSION_GENERATION) != user.session_generation:
+            return None
+        return user
+
+
+def end_browser_sessions(user_id: int) -> None:
+    """Log the user out of every browser session: each cookie issued so far stops working."""
+    db.session.execute(
+        update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1)
+    )
+    db.session.commit()

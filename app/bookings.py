@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app import hold_limits
 from app import saga as definition
-from app.catalog import quote
+from app.catalog import SalesClosed, check_sales_open, quote
 from app.extensions import db
 from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, User
 from app.models.types import utcnow
@@ -79,7 +80,8 @@ def _drop_expired_claim(user: User, idempotency_key: str) -> None:
     )
 
 
-def start_booking(user: User, body: dict, idempotency_key: str | None) -> Started:
+def start_booking(user: User, body: dict, idempotency_key: str | None,
+                  client_address: str | None = None) -> Started:
     """Validate, tokenize the card, commit the saga and its key together; the caller enqueues."""
     fingerprint = request_fingerprint(body) if idempotency_key else ""
     if idempotency_key:
@@ -88,6 +90,7 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
             return Started(existing, replayed=True)
 
     flight, seats, hold = _resolve_seats(user, body)
+    _admit(user, flight, seats, hold, client_address)
     try:
         priced = quote(flight, seats)
     except KeyError as exc:
@@ -101,6 +104,7 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
         user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
         passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
         miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
+        client_address=client_address,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
         fence=1, lease_expires_at=utcnow() + grace,
     )
@@ -126,6 +130,25 @@ def start_booking(user: User, body: dict, idempotency_key: str | None) -> Starte
         return Started(existing, replayed=True)
     log.info("saga %s created", saga.id, extra={"saga_id": saga.id})
     return Started(saga, replayed=False)
+
+
+def _admit(user: User, flight: Flight, seats: list[str], hold: Hold | None, address: str | None) -> None:
+    """The traveller's rules, checked here once for the whole saga: sales still open, and for a
+    booking by seats (whose saga takes its own hold) the seat caps a hold from the API would meet."""
+    try:
+        check_sales_open(flight)
+    except SalesClosed as exc:
+        raise BookingRefused(409, "sales-closed", exc.detail) from exc
+    if hold is not None:
+        return  # its seats were counted when it was taken, and count until it is consumed
+    # The row lock of take_hold's limit check: one account's bookings and holds count in turn.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    try:
+        hold_limits.check(user, address, flight.id, len(seats))
+    except hold_limits.HoldLimitReached as exc:
+        db.session.rollback()
+        raise BookingRefused(429, "hold-limit", exc.detail, limit=exc.limit, scope=exc.scope,
+                             headers={"Retry-After": str(exc.retry_after)}) from exc
 
 
 def lapse_lease(saga_id: str) -> None:

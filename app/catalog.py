@@ -10,11 +10,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select
 
 from app.extensions import db
 from app.models import Flight, Hold, Seat, TicketSeat, build_seats
 from app.models.flight import DEFAULT_FARES, MILES_MULTIPLIER, Cabin
+from app.models.types import utcnow
 
 # flights.id is a 32-bit integer column: a larger id names no flight (and would not bind).
 MAX_FLIGHT_ID = 2**31 - 1
@@ -82,6 +84,26 @@ def quote(flight: Flight, seat_numbers: list[str]) -> Quote:
     return Quote(amount=amount, currency=flight.currency, miles=miles)
 
 
+class SalesClosed(Exception):
+    """The flight departs within SALES_CLOSE_MINUTES (or has departed): no holds, bookings or refunds."""
+
+    def __init__(self, flight: Flight) -> None:
+        super().__init__(f"Flight {flight.number} departs at {flight.departs_at.isoformat()}: "
+                         f"sales closed at {sales_close_at(flight).isoformat()}.")
+        self.detail = str(self)
+
+
+def sales_close_at(flight: Flight) -> datetime:
+    """When holds, bookings and cancellations of `flight` stop: SALES_CLOSE_MINUTES before departure."""
+    return flight.departs_at - timedelta(minutes=current_app.config["SALES_CLOSE_MINUTES"])
+
+
+def check_sales_open(flight: Flight, now: datetime | None = None) -> None:
+    """Raise SalesClosed once `flight` is past its cut-off."""
+    if (now or utcnow()) >= sales_close_at(flight):
+        raise SalesClosed(flight)
+
+
 def find_flight(flight_id: int) -> Flight | None:
     if not 0 < flight_id <= MAX_FLIGHT_ID:
         return None
@@ -129,9 +151,16 @@ def search_flights(
     on: date | None = None,
     page: int = 1,
     page_size: int = 20,
+    include_departed: bool = False,
 ) -> tuple[list[FlightListing], int]:
-    """One page of the flights that match, by departure time, and how many match in all."""
+    """One page of the flights that match, by departure time, and how many match in all.
+
+    Flights that have departed are left out unless `include_departed`; those still to depart but
+    past their sales cut-off are listed (a traveller may look for one), and refuse holds.
+    """
     query = select(Flight)
+    if not include_departed:
+        query = query.where(Flight.departs_at > utcnow())
     if origin:
         query = query.where(Flight.origin == origin)
     if destination:

@@ -26,12 +26,15 @@ DEMO_FLIGHTS = (
 
 
 def seed_demo_flights(today: datetime | None = None) -> int:
-    """Adds the demo flights that are missing; returns how many it added."""
+    """Adds the demo flights that are missing or have departed; returns how many it added."""
     today = today or datetime.now(UTC)
     added = 0
     for number, origin, destination, days, hour, minutes in DEMO_FLIGHTS:
         departs = datetime.combine(today.date() + timedelta(days=days), time(hour), tzinfo=UTC)
-        exists = db.session.execute(db.select(Flight.id).filter_by(number=number)).first()
+        # A demo flight that has departed no longer sells (nor shows in search): seed its next one.
+        exists = db.session.execute(
+            db.select(Flight.id).where(Flight.number == number, Flight.departs_at > today)
+        ).first()
         if exists:
             continue
         create_flight(

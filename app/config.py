@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
@@ -141,6 +142,20 @@ def from_env() -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Seat spinning (app/hold_limits.py): seats one actor may hold at once, counting the holds a
+        # saga takes for a direct booking; 0 turns a cap off.
+        "MAX_HELD_SEATS_PER_FLIGHT": _int("MAX_HELD_SEATS_PER_FLIGHT", 9),  # per account
+        "MAX_HELD_SEATS_PER_ACCOUNT": _int("MAX_HELD_SEATS_PER_ACCOUNT", 27),
+        "NEW_ACCOUNT_SECONDS": _int("NEW_ACCOUNT_SECONDS", 3600),
+        "MAX_HELD_SEATS_NEW_ACCOUNT": _int("MAX_HELD_SEATS_NEW_ACCOUNT", 9),  # younger than the above
+        "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": _int("MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT", 18),
+        "MAX_HELD_SEATS_PER_ADDRESS": _int("MAX_HELD_SEATS_PER_ADDRESS", 54),
+        # Holds, bookings and cancellations stop this long before departure (app/catalog.py).
+        "SALES_CLOSE_MINUTES": _int("SALES_CLOSE_MINUTES", 45),
+        # The browser session expires this long after its last use (Flask checks the signature's age).
+        "PERMANENT_SESSION_LIFETIME": timedelta(seconds=_int("SESSION_TTL_SECONDS", 43200)),
+        # The bearer credential of the Prometheus scraper; unset, /metrics is not served.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "API_TITLE": "Flight booking",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -25,10 +25,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import seat_holds
-from app.catalog import quote
+from app import hold_limits, seat_holds
+from app.catalog import check_sales_open, quote
 from app.errors import HoldStoreUnavailable, SeatUnavailable
 from app.extensions import db, get_redis
+from app.hold_limits import HoldLimitReached
 from app.models import Flight, Hold, HoldStatus, Seat, TicketSeat, User
 from app.models.types import utcnow
 
@@ -44,17 +45,6 @@ class HoldRejected(Exception):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
-
-
-class HoldLimitReached(Exception):
-    """The user already has the most active holds allowed."""
-
-    def __init__(self, limit: int, retry_after: int) -> None:
-        super().__init__(f"At most {limit} active holds per user; release one or let it expire.")
-        self.detail = str(self)
-        self.limit = limit
-        # Seconds until the user's first active hold expires and makes room.
-        self.retry_after = retry_after
 
 
 class HoldInUse(Exception):
@@ -78,8 +68,15 @@ def take_hold(
     saga_id: str | None = None,
     ttl_seconds: int | None = None,
     enforce_limits: bool = True,
+    client_address: str | None = None,
 ) -> Hold:
-    """Hold `seats` of `flight` for the user: Redis all or none, then the SQL check, then the row."""
+    """Hold `seats` of `flight` for the user: Redis all or none, then the SQL check, then the row.
+
+    `enforce_limits` applies the traveller's rules: the sales cut-off, the active-hold limit and the
+    seat caps of app/hold_limits.py. A saga taking the hold of a direct booking passes False: its
+    POST was checked against the same rules (app/bookings.py), and a saga does not re-check them at
+    each step (a booking accepted before the cut-off may confirm just after it).
+    """
     config = current_app.config
     seats = list(seats)
     flight_id = flight.id
@@ -92,7 +89,9 @@ def take_hold(
     acquired = False
     try:
         if enforce_limits:
+            check_sales_open(flight)
             _check_limit(user_id, config["MAX_ACTIVE_HOLDS"])
+            hold_limits.check(db.session.get(User, user_id), client_address, flight_id, len(seats))
         price = quote(flight, seats)
         # Taken before the keys are set, so the row never outlives its keys.
         expires_at = utcnow() + ttl
@@ -111,6 +110,7 @@ def take_hold(
             saga_id=saga_id,
             token=token,
             seats=seats,
+            client_address=client_address,
             amount=price.amount,
             currency=price.currency,
             status=HoldStatus.HELD,

@@ -67,7 +67,10 @@ def reserve_seat(saga: Saga) -> None:
     hold = saga_hold(saga)
     if hold is None:
         flight = db.session.get(Flight, saga.flight_id)
-        hold = holds.take_hold(saga.user_id, flight, saga.seats, saga_id=saga.id, enforce_limits=False)
+        # The sales cut-off and the seat caps were checked at POST (app/bookings.py); the hold still
+        # carries the address, so it counts against that address's caps while it lasts.
+        hold = holds.take_hold(saga.user_id, flight, saga.seats, saga_id=saga.id, enforce_limits=False,
+                               client_address=saga.client_address)
     elif not hold.is_active():
         raise HoldExpired(f"hold {hold.id} is {hold.public_status}")
     else:

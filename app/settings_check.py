@@ -21,6 +21,11 @@ from app.config import DEFAULT_SECRET_KEY, dev_secrets, step_budget_seconds
 CALLS_PER_STEP = 1
 # What kombu's Redis transport uses when broker_transport_options names no visibility_timeout.
 KOMBU_VISIBILITY_TIMEOUT = 3600
+# The environments APP_ENV may name: anything else ("prod", "Production") would skip production's
+# rules and its Secure cookies without a word.
+ENVIRONMENTS = ("development", "test", "production")
+# 32 characters of token_urlsafe are 192 bits; a short key signs sessions anyone can brute-force.
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class UnworkableSettings(RuntimeError):
@@ -69,6 +74,17 @@ RULES: tuple[Rule, ...] = (
     Rule(("APP_ENV", "SERVICE_ROLE"),
          "production needs this process's own LOYALTY_TOKEN: the development ones are public",
          lambda s: s["APP_ENV"] != "production" or s["LOYALTY_TOKEN"] not in dev_secrets("loyalty")),
+    Rule(("APP_ENV",),
+         f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}",
+         lambda s: s["APP_ENV"] in ENVIRONMENTS),
+    # The key's length, never the key: the refusal is logged.
+    Rule(("APP_ENV", "SECRET_KEY_LENGTH"),
+         f"production needs a SECRET_KEY of at least {MIN_SECRET_KEY_LENGTH} random characters",
+         lambda s: s["APP_ENV"] != "production" or s["SECRET_KEY"] == DEFAULT_SECRET_KEY
+         or s["SECRET_KEY_LENGTH"] >= MIN_SECRET_KEY_LENGTH),
+    Rule(("APP_ENV", "SESSION_COOKIE_SECURE"),
+         "production sends session cookies over TLS only: SESSION_COOKIE_SECURE must not be false",
+         lambda s: s["APP_ENV"] != "production" or bool(s["SESSION_COOKIE_SECURE"])),
 )
 
 
@@ -90,6 +106,7 @@ def _settings(app: Flask) -> dict:
     return {
         **app.config,
         "APP_ENV": app.config["ENV"],
+        "SECRET_KEY_LENGTH": len(app.config["SECRET_KEY"] or ""),
         "CELERY_VISIBILITY_TIMEOUT": (celery.conf.broker_transport_options or {}).get(
             "visibility_timeout", KOMBU_VISIBILITY_TIMEOUT),
         "task_time_limit": celery.conf.task_time_limit,  # None: no limit

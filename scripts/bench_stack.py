@@ -100,6 +100,10 @@ class Stack:
             "LOYALTY_URL": f"http://127.0.0.1:{self.ports['loyalty']}",
             "SECRET_KEY": "bench-secret",
             "RATELIMIT_ENABLED": "false",
+            # Likewise the seat caps: every client comes from 127.0.0.1 on a fresh account.
+            **{name: "0" for name in ("MAX_HELD_SEATS_PER_FLIGHT", "MAX_HELD_SEATS_PER_ACCOUNT",
+                                      "MAX_HELD_SEATS_NEW_ACCOUNT", "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT",
+                                      "MAX_HELD_SEATS_PER_ADDRESS")},
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(SCRIPTS)]),
             "PYTHONUNBUFFERED": "1",
         }

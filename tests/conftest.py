@@ -29,6 +29,8 @@ from tests.participants import (
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+# What the tests' scraper sends to /metrics.
+METRICS_TOKEN = "test-metrics-token"
 
 
 def make_config(tmp_path, **overrides) -> dict:
@@ -39,6 +41,11 @@ def make_config(tmp_path, **overrides) -> dict:
         "REDIS_URL": TEST_REDIS_URL,
         "CELERY_BROKER_URL": TEST_BROKER_URL,
         "RATELIMIT_ENABLED": False,
+        # Every test client comes from 127.0.0.1: per-address hold caps are off, as rate limits are
+        # (tests/unit/test_security_seat_spinning.py turns them back on).
+        "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": 0,
+        "MAX_HELD_SEATS_PER_ADDRESS": 0,
+        "METRICS_TOKEN": METRICS_TOKEN,
         "SAGA_RETRY_BASE_SECONDS": 0.05,
         "SAGA_RETRY_MAX_SECONDS": 0.2,
         # The in-process services' credential for a booking app that is web and worker at once.

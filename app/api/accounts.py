@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_login import logout_user
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +21,7 @@ from app.auth import (
 from app.errors import SagaError
 from app.extensions import db
 from app.models import User
+from app.web.session import end_session
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and bearer tokens.")
 
@@ -72,7 +72,8 @@ def logout() -> None:
     if raw is not None:
         revoke_token(raw)
     else:
-        logout_user()
+        # From the page's script: the same as the UI's logout, every copy of the cookie ends.
+        end_session()
 
 
 @blp.get("/me")

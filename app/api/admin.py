@@ -10,7 +10,7 @@ from app import bookings, catalog, recovery, saga_log
 from app.api import BEARER, problem_responses
 from app.api.flights import flight_or_404
 from app.api.problems import Problem
-from app.api.schemas.bookings import BookingPageSchema, BookingSchema, SagaQuerySchema
+from app.api.schemas.bookings import AdminBookingPageSchema, AdminBookingSchema, SagaQuerySchema
 from app.api.schemas.flights import SeatBlockSchema, SeatSchema
 from app.auth import admin_required, require_user
 from app.extensions import db
@@ -40,9 +40,9 @@ def block_seat(data: dict, flight_id: int, number: str) -> catalog.SeatView:
 @blp.doc(security=BEARER)
 @problem_responses(401, 403, 422)
 @blp.arguments(SagaQuerySchema, location="query")
-@blp.response(200, BookingPageSchema)
+@blp.response(200, AdminBookingPageSchema)
 def list_sagas(query: dict) -> dict:
-    """Every saga, newest first, optionally of one status."""
+    """Every saga, newest first, optionally of one status, with the raw failure detail."""
     items, total = bookings.list_bookings(require_user(), query["page"], query["page_size"],
                                           status=query.get("status"), everyone=True)
     return {"items": items, "page": query["page"], "page_size": query["page_size"], "total": total}
@@ -52,7 +52,7 @@ def list_sagas(query: dict) -> dict:
 @admin_required
 @blp.doc(security=BEARER)
 @problem_responses(401, 403, 404, 409)
-@blp.response(202, BookingSchema)
+@blp.response(202, AdminBookingSchema)
 def retry_saga(saga_id: UUID) -> Saga:
     """Re-drive a saga: pay a needs_attention saga's debts now, or push a stuck one on."""
     # A UUID in the route: any other id is a 404 before it reaches SQL (PostgreSQL rejects a NUL).

@@ -10,12 +10,15 @@ from flask_smorest import Blueprint
 
 from app import bookings, saga_log
 from app.api import BEARER, problem_responses
+from app.api.limits import client_address
 from app.api.problems import Problem
 from app.api.schemas.bookings import BookingPageSchema, BookingRequestSchema, BookingSchema
 from app.api.schemas.common import PageArgsSchema
 from app.auth import require_user
+from app.catalog import SalesClosed, check_sales_open
 from app.errors import InvalidCard, TransientError
-from app.models import TERMINAL, Saga
+from app.extensions import db
+from app.models import TERMINAL, Flight, Saga
 from app.tasks import saga as saga_tasks
 
 log = logging.getLogger("saga")
@@ -51,7 +54,7 @@ def _idempotency_key() -> str | None:
 
 @blp.post("/bookings")
 @blp.doc(security=BEARER)
-@problem_responses(400, 401, 404, 409, 422, 503)
+@problem_responses(400, 401, 404, 409, 422, 429, 503)
 @blp.arguments(BookingRequestSchema)
 @blp.response(202, BookingSchema, headers={"Location": {"schema": {"type": "string"}}})
 @blp.alt_response(200, schema=BookingSchema, description="A replay of an earlier request with this key")
@@ -60,7 +63,7 @@ def create_booking(body: dict):
     user = require_user()
     key = _idempotency_key()
     try:
-        started = bookings.start_booking(user, body, key)
+        started = bookings.start_booking(user, body, key, client_address())
     except bookings.BookingRefused as refused:
         raise Problem(refused.status, refused.detail, type=refused.kind, **refused.extra) from refused
     except InvalidCard as exc:
@@ -119,6 +122,13 @@ def get_booking(saga_id: UUID):
 def cancel_booking(saga_id: UUID):
     """Cancel a confirmed booking of yours: seats freed, payment refunded, miles reversed."""
     saga = _own_booking(saga_id, admin_sees_all=False)
+    flight = db.session.get(Flight, saga.flight_id)
+    try:
+        # Refunds stop with sales: a booking cannot be cancelled (and refunded) once it flew.
+        check_sales_open(flight)
+    except SalesClosed as exc:
+        raise Problem(409, f"This booking can no longer be cancelled: {exc.detail}",
+                      type="cancellation-closed") from exc
     if not saga_tasks.cancel(saga.id):
         raise Problem(409, f"Only a confirmed booking can be cancelled; this one is {saga.status}.",
                       type="not-cancellable")

@@ -36,6 +36,7 @@ def list_flights(query: dict) -> dict:
         origin=query.get("origin"),
         destination=query.get("destination"),
         on=query.get("date"),
+        include_departed=query["include_departed"],
         page=query["page"],
         page_size=query["page_size"],
     )

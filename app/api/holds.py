@@ -10,10 +10,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.api.limits import client_address
 from app.api.problems import Problem
 from app.api.schemas.common import printable
 from app.auth import require_user
-from app.catalog import find_flight
+from app.catalog import SalesClosed, find_flight
 from app.errors import HoldStoreUnavailable, SeatUnavailable
 from app.extensions import db
 from app.holds import HoldInUse, HoldLimitReached, HoldRejected, take_hold, withdraw_hold
@@ -65,9 +66,11 @@ def _authenticate() -> None:
 @blp.arguments(HoldRequestSchema)
 @blp.response(201, HoldSchema)
 @blp.alt_response(404, description="No such flight.")
-@blp.alt_response(409, description="Some seats are held or booked: `seats` names them.")
+@blp.alt_response(409, description="Some seats are held or booked (`seats` names them), or sales have "
+                                   "closed (`sales-closed`).")
 @blp.alt_response(422, description="Empty, too many, repeated, unknown or blocked seats.")
-@blp.alt_response(429, description="Too many active holds; see Retry-After.")
+@blp.alt_response(429, description="Too many active holds or seats held (`hold-limit`, `scope` names the "
+                                   "cap); see Retry-After.")
 def create_hold(body: dict, flight_id: int) -> Hold:
     """Hold seats of a flight, all or none."""
     # find_flight knows the id column's range: PostgreSQL refuses to even compare a larger id.
@@ -75,7 +78,7 @@ def create_hold(body: dict, flight_id: int) -> Hold:
     if flight is None:
         raise Problem(404, f"There is no flight {flight_id}.")
     with _as_problems():
-        return take_hold(require_user().id, flight, body["seats"])
+        return take_hold(require_user().id, flight, body["seats"], client_address=client_address())
 
 
 @blp.route("/holds/<uuid:hold_id>")
@@ -113,8 +116,10 @@ def _as_problems() -> Iterator[None]:
     except HoldRejected as exc:
         raise Problem(422, exc.detail, errors=exc.errors) from exc
     except HoldLimitReached as exc:
-        raise Problem(429, exc.detail, type="hold-limit", limit=exc.limit,
+        raise Problem(429, exc.detail, type="hold-limit", limit=exc.limit, scope=exc.scope,
                       headers={"Retry-After": str(exc.retry_after)}) from exc
+    except SalesClosed as exc:
+        raise Problem(409, exc.detail, type="sales-closed") from exc
     except SeatUnavailable as exc:
         raise Problem(409, "Some of these seats are held or booked.", type="seat-unavailable",
                       seats=exc.extra["seats"]) from exc

@@ -75,6 +75,8 @@ class Saga(db.Model):
     hold_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     seats: Mapped[list[str]] = mapped_column(JSON)
     passengers: Mapped[list[dict]] = mapped_column(JSON, default=list)
+    # The address the booking was asked from: the hold its saga takes counts against that address.
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     miles: Mapped[int] = mapped_column(Integer)

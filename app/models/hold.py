@@ -27,6 +27,7 @@ class Hold(db.Model):
         Index("ix_holds_user_active", "user_id", "status", "expires_at"),
         # One hold per saga, so duplicate deliveries of reserve_seat cannot take two.
         Index("uq_holds_saga_id", "saga_id", unique=True),
+        Index("ix_holds_address_active", "client_address", "status", "expires_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -37,6 +38,8 @@ class Hold(db.Model):
     # The value of the hold's Redis keys: compare-and-delete and the fence check it.
     token: Mapped[str] = mapped_column(String(64))
     seats: Mapped[list[str]] = mapped_column(JSON)
+    # Who asked, as app/security.py sees the client: the per-address caps count by it.
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(10), default=HoldStatus.HELD)

@@ -20,6 +20,9 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Put in the browser session at login and checked on every request; logging out bumps it, so
+    # every session cookie issued before is refused, wherever a copy of it went (app/auth.py).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's protocol, for the browser session.
     is_authenticated = True

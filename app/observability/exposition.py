@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -42,4 +43,14 @@ def recorded() -> Iterator[Metric]:
 
 @blp.get("/metrics")
 def serve() -> Response:
-    return Response(generate_latest(Scrape()), content_type=CONTENT_TYPE_LATEST)
+    """For the scraper only: each scrape runs SQL and Redis queries and tells how the service is doing."""
+    expected = current_app.config["METRICS_TOKEN"]
+    if not expected:
+        abort(404)  # no scraper configured: nothing is served to anyone
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
+        return Response("Send the METRICS_TOKEN as a bearer token.\n", status=401, mimetype="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    response = Response(generate_latest(Scrape()), content_type=CONTENT_TYPE_LATEST)
+    response.headers["Cache-Control"] = "no-store"
+    return response

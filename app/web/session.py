@@ -10,6 +10,7 @@ The CSRF rule, in one place:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from wtforms import ValidationError
 
 from app.api import API_PREFIX
 from app.api.problems import Problem
-from app.auth import bearer_token
+from app.auth import SESSION_GENERATION, bearer_token, end_browser_sessions
 from app.models import User
 
 csrf = CSRFProtect()
@@ -73,16 +74,32 @@ def start_session(user: User) -> None:
     """Log the browser in as `user`, dropping whatever the anonymous session held (its CSRF token too)."""
     session.clear()
     login_user(user)
+    session[SESSION_GENERATION] = user.session_generation
+    # Permanent: the cookie carries an expiry, and Flask refuses one signed longer ago than
+    # PERMANENT_SESSION_LIFETIME (renewed as the session is used).
+    session.permanent = True
 
 
 def end_session() -> None:
+    """Log out: this browser, and on the server every copy of the user's session cookies."""
+    if current_user.is_authenticated:
+        end_browser_sessions(current_user.id)
     logout_user()
     session.clear()
 
 
+# A path of this site as it goes out in Location: printable ASCII, no space, no backslash. Anything
+# else is refused rather than cleaned: Werkzeug drops or refuses control characters on the way out
+# (`/\t//evil.example` left as `//evil.example`, a newline a 500), so the string checked would not
+# be the string sent.
+_PATH = re.compile(r"/(?![/\\])[!-~]*")
+# Percent-encoded control characters: a browser may decode them, and no page of ours has them.
+_ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-f]|7f)", re.IGNORECASE)
+
+
 def safe_next(target: str | None, default: str) -> str:
-    """`target` if it is a path on this site; never an open redirect to another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` if it is a path on this site, exactly as it will be sent; never another host."""
+    if not target or not _PATH.fullmatch(target) or "\\" in target or _ENCODED_CONTROL.search(target):
         return default
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else default

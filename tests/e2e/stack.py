@@ -65,6 +65,10 @@ def caller_env(name: str) -> dict[str, str]:
         return {"SERVICE_ROLE": name}
     return {"SERVICE_ROLE": name, "PAYMENT_TOKEN": e2e_secret("payment", name),
             "LOYALTY_TOKEN": e2e_secret("loyalty", name)}
+
+
+# The scraper's credential for /metrics.
+METRICS_TOKEN = "metrics-e2e-secret"
 # The path each HTTP process answers once it is up.
 HEALTH_PATHS = {"web": "/healthz", "payment": "/healthz", "loyalty": "/healthz", "flower": "/healthcheck"}
 
@@ -94,6 +98,10 @@ class Stack:
             "FLOWER_BASIC_AUTH": ":".join(FLOWER_AUTH),
             "PAYMENT_CREDENTIALS": e2e_credentials("payment"),
             "LOYALTY_CREDENTIALS": e2e_credentials("loyalty"),
+            "METRICS_TOKEN": METRICS_TOKEN,
+            # Every client of the stack comes from 127.0.0.1: the per-address hold caps are off.
+            "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": "0",
+            "MAX_HELD_SEATS_PER_ADDRESS": "0",
             **env,
         }
         self.procs: dict[str, subprocess.Popen] = {}

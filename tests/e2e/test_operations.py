@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
-from tests.e2e.stack import FLOWER_AUTH, wait_for
+from tests.e2e.stack import FLOWER_AUTH, METRICS_TOKEN, wait_for
 from tests.e2e.test_crash_recovery import first_flight, seed, wait_terminal
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +117,9 @@ def test_metrics_of_web_merge_the_worker_processes(stack, api):
     saga_id = book(api, headers, first_flight(api), ["9D"], APPROVED)
     assert wait_terminal(api, headers, [saga_id])[0]["status"] == "confirmed"
 
-    response = httpx.get(stack.base_url + "/metrics", timeout=10)
+    assert httpx.get(stack.base_url + "/metrics", timeout=10).status_code == 401
+    response = httpx.get(stack.base_url + "/metrics", timeout=10,
+                         headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(response.text) for s in family.samples}

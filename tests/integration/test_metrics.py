@@ -6,6 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.tasks import maintenance
+from tests.conftest import METRICS_TOKEN
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import APPROVED, DECLINED, PROCESSOR_DOWN, book
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def scrape(client) -> dict[tuple, float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value

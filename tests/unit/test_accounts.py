@@ -99,7 +99,7 @@ def test_register_needs_every_field(client):
 
 
 def test_a_password_of_eight_characters_is_enough(client):
-    assert register(client, password="12345678").status_code == 201
+    assert register(client, password="k7#mPq2z").status_code == 201
 
 
 def test_token_for_the_right_credentials(client):

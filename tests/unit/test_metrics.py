@@ -19,14 +19,18 @@ from app.models import Debt, Saga, SagaStatus, SagaStep
 from app.models.types import utcnow
 from app.observability import multiproc, task_signals
 from app.observability.flower import flower_task_url
+from tests.conftest import METRICS_TOKEN
 
 
 def scrape(client) -> dict[tuple, float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 200
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(response.get_data(as_text=True))
             for sample in family.samples}
+
+
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def sample(name: str, **labels: str) -> tuple:
@@ -224,3 +228,18 @@ def test_a_worker_machine_can_serve_its_own_metrics():
     assert response.status_code == 200
     assert "booking_sagas_started_total" in response.text
     assert "booking_metrics_source_up" not in response.text  # the SQL gauges come from the web app
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic eDp5"},
+                                     {"Authorization": f"Bearer {METRICS_TOKEN}x"}])
+def test_metrics_are_for_the_scraper_only(client, headers):
+    response = client.get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert "booking_" not in response.get_data(as_text=True)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_without_a_metrics_token_there_are_no_metrics(make_app):
+    app = make_app(METRICS_TOKEN="")
+    response = app.test_client().get("/metrics", headers={"Authorization": "Bearer "})
+    assert response.status_code == 404

@@ -81,9 +81,10 @@ def test_a_hold_taken_for_a_booking_makes_room(client, participants, sent, fligh
 
 
 def test_one_user_cannot_hold_a_whole_flight(client, flight, ada):
-    """At most 27 of the 162 seats through holds, however the requests are cut."""
+    """At most 9 of the 162 seats (MAX_HELD_SEATS_PER_FLIGHT), however the requests are cut."""
     rows = [[f"{row}{letter}" for letter in "ABCDEF"] for row in range(1, 28)]
     answers = [hold(client, flight, ada, seats) for seats in rows]
-    assert sum(answer.status_code == 201 for answer in answers) == 3
+    assert sum(answer.status_code == 201 for answer in answers) == 1
+    assert {answer.get_json()["scope"] for answer in answers[1:]} == {"account-flight"}
     held = sum(len(h.seats) for h in db.session.query(Hold).filter(Hold.active_clause()))
-    assert held == 18 <= 27
+    assert held == 6 <= 9

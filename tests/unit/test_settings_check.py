@@ -86,3 +86,31 @@ def test_every_broken_rule_is_named_in_the_one_line(tmp_path):
     assert message.count(";") == 2
     for named in ("SECRET_KEY", "HOLD_MAX_SECONDS=5", "PARTICIPANT_READ_TIMEOUT"):
         assert named in message
+
+
+@pytest.mark.parametrize("env", ["Production", "prod", "PRODUCTION", "staging", ""])
+def test_only_known_environments_start(tmp_path, env):
+    message = refusal(tmp_path, ENV=env, SECRET_KEY="k" * 48)
+    assert f"APP_ENV={env}" in message and "development, test, production" in message
+
+
+@pytest.mark.parametrize("env", ["development", "test", "production"])
+def test_the_known_environments_start(tmp_path, env):
+    create_app(make_config(tmp_path, ENV=env, SECRET_KEY="k" * 48))
+
+
+@pytest.mark.parametrize("key", ["x", "short-but-not-default", "k" * 31])
+def test_production_needs_a_secret_key_of_real_strength(tmp_path, key):
+    message = refusal(tmp_path, ENV="production", SECRET_KEY=key)
+    assert "SECRET_KEY" in message and "32" in message
+    assert key not in message.split("SECRET_KEY")[0]  # the key itself is never printed
+
+
+def test_no_refusal_prints_the_secret_key(tmp_path):
+    message = refusal(tmp_path, ENV="production", SECRET_KEY="tiny-secret")
+    assert "tiny-secret" not in message
+
+
+def test_production_refuses_cookies_that_are_not_secure(tmp_path):
+    message = refusal(tmp_path, ENV="production", SECRET_KEY="k" * 48, SESSION_COOKIE_SECURE=False)
+    assert "SESSION_COOKIE_SECURE" in message

@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, pre_load, validate
 
 from app.api.schemas.common import printable, text
+from app.passwords import MIN_PASSWORD, acceptable_password
 
-MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path
 
@@ -22,7 +22,11 @@ class _NormalisesEmail(Schema):
 
 class RegisterSchema(_NormalisesEmail):
     email = fields.Email(required=True, validate=[validate.Length(max=MAX_EMAIL), printable])
-    password = text(MAX_PASSWORD, min_length=MIN_PASSWORD, load_only=True)
+    password = fields.String(
+        required=True, load_only=True,
+        validate=[validate.Length(min=MIN_PASSWORD, max=MAX_PASSWORD), printable, acceptable_password],
+        metadata={"description": f"At least {MIN_PASSWORD} characters besides spaces around them, and not "
+                                 "one of the most common passwords."})
     name = text(200)
 
 

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api.schemas.common import FullMatch, PageArgsSchema, PageSchema, text
 from app.models import Saga, SagaStatus
+from app.public_errors import public_message
 
 SEAT_NUMBER = FullMatch(r"^([1-9]|1[0-9]|2[0-7])[A-F]$", error="Must be a seat number, 1A to 27F.")
 
@@ -70,10 +71,14 @@ class StepSchema(Schema):
     error = fields.Method("step_error", allow_none=True, metadata={"type": "object", "nullable": True})
     task_id = fields.String(allow_none=True)
 
+    # Travellers read words for the code; AdminStepSchema shows operators the raw message.
+    raw_messages = False
+
     def step_error(self, step) -> dict | None:
         if not step.error_code:
             return None
-        return {"code": step.error_code, "message": step.error_message}
+        message = step.error_message if self.raw_messages else public_message(step.error_code)
+        return {"code": step.error_code, "message": message}
 
 
 class FailureSchema(Schema):
@@ -100,10 +105,13 @@ class BookingSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
+    raw_messages = False  # as StepSchema's
+
     def failure_of(self, saga: Saga) -> dict | None:
         if not saga.failure_reason:
             return None
-        return {"step": saga.failure_step, "reason": saga.failure_reason, "detail": saga.failure_detail}
+        detail = saga.failure_detail if self.raw_messages else public_message(saga.failure_reason)
+        return {"step": saga.failure_step, "reason": saga.failure_reason, "detail": detail}
 
     def payment_of(self, saga: Saga) -> dict:
         return {"brand": saga.card_brand, "last4": saga.card_last4}
@@ -111,6 +119,23 @@ class BookingSchema(Schema):
 
 class BookingPageSchema(PageSchema):
     items = fields.List(fields.Nested(BookingSchema), required=True)
+
+
+class AdminStepSchema(StepSchema):
+    """A step as operators see it: the raw error message (hosts, exceptions) as the saga log has it."""
+
+    raw_messages = True
+
+
+class AdminBookingSchema(BookingSchema):
+    """A Booking as the admin endpoints show it: raw failure detail and step errors."""
+
+    raw_messages = True
+    steps = fields.List(fields.Nested(AdminStepSchema))
+
+
+class AdminBookingPageSchema(PageSchema):
+    items = fields.List(fields.Nested(AdminBookingSchema), required=True)
 
 
 class SagaQuerySchema(PageArgsSchema):

@@ -38,6 +38,10 @@ class FlightQuerySchema(PageArgsSchema):
     origin = airport()
     destination = airport()
     date = fields.Date(metadata={"description": "Departure date (UTC), YYYY-MM-DD."})
+    # "true" or "false" only: a query string has no JSON booleans, and "1" or "yes" are guesses.
+    include_departed = fields.Boolean(
+        load_default=False, truthy={"true"}, falsy={"false"},
+        metadata={"description": "Also list flights that have departed (left out by default)."})
 
 
 class FlightCreateSchema(Schema):

@@ -69,7 +69,9 @@ function refusal(response, seats) {
         ? "This page is out of date. Reload it to pick seats."
         : problem.detail || "The request was refused.";
     case 409:
-      return taken(problem.seats || seats);
+      return problem.type === "/problems/sales-closed"
+        ? "Sales for this flight have closed: it departs too soon to book."
+        : taken(problem.seats || seats);
     case 422:
       return (problem.errors?.seats || [problem.detail]).join(" ");
     case 429:
