@@ -41,15 +41,14 @@ def test_rotating_the_booking_credential_while_bookings_run_fails_none(live_app,
                                                                        make_user, auth_headers, make_flight):
     payment_app = live_app.extensions["payment"]._http._transport.app
     loyalty_app = live_app.extensions["loyalty"]._http._transport.app
-    headers = auth_headers(make_user())
     flight = make_flight()
     seats = iter(f"{row}{letter}" for row in range(1, 30) for letter in "ABCDEF")
     started: list[str] = []
     replaced = []
 
     def start_some() -> None:
-        for _ in range(BOOKINGS_PER_STEP):
-            response = book(client, headers, flight.id, [next(seats)])
+        for _ in range(BOOKINGS_PER_STEP):  # each by another traveller, within the seat caps
+            response = book(client, auth_headers(make_user()), flight.id, [next(seats)])
             assert response.status_code == 202, response.get_json()
             started.append(response.get_json()["id"])
 
