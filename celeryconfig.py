@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 
+from app.config import number
+
 broker_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
-VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 120))
+VISIBILITY_TIMEOUT = number("CELERY_VISIBILITY_TIMEOUT", 120, int)
 
 task_serializer = "json"
 result_serializer = "json"
@@ -47,7 +49,7 @@ task_send_sent_event = True
 
 # One beat process schedules these; every janitor is idempotent and safe to overlap.
 # Short, so a saga whose lease lapsed is re-driven soon: the reconciler's query is one index range.
-JANITOR_INTERVAL = float(os.environ.get("JANITOR_INTERVAL_SECONDS", 5))
+JANITOR_INTERVAL = number("JANITOR_INTERVAL_SECONDS", 5)
 beat_schedule = {
     "sweep-expired-holds": {"task": "maintenance.sweep_expired_holds", "schedule": JANITOR_INTERVAL},
     "reconcile-sagas": {"task": "maintenance.reconcile_sagas", "schedule": JANITOR_INTERVAL},
@@ -56,3 +58,20 @@ beat_schedule = {
 }
 # Wake often enough that no janitor waits past its interval.
 beat_max_loop_interval = min(10, JANITOR_INTERVAL)
+
+# Beat with standbys (docs/operations.md, "Beat with a standby"): celery-redbeat keeps the schedule and
+# a lock in Redis. The beat holding the lock extends it on every tick, at most beat_max_loop_interval
+# apart; a standby polls every beat_max_loop_interval. So a SIGKILLed beat's lock lapses within
+# redbeat_lock_timeout and a standby schedules at most beat_max_loop_interval later: 20 s by default.
+# Three loops rather than RedBeat's five (25 min with Celery's default loop): a tick publishes the due
+# janitors first, and a slow one must not cost the lock, yet the janitors should not stop for long.
+beat_scheduler = "app.beat_scheduler:Scheduler"
+redbeat_lock_timeout = 3 * beat_max_loop_interval
+# The broker's Redis: beat is of use only while it can publish there, and that Redis is the one kept
+# durable and never evicting (an evicted lock would let two beats schedule). The holds' Redis may be a
+# Cluster or lose its keys. Set explicitly: RedBeat's fallback to broker_url is deprecated.
+redbeat_redis_url = broker_url
+# Options for RedBeat's own client (the broker's transport options are not meant for it).
+redbeat_redis_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# Trailing ':': RedBeat appends entry names straight to it (booking:beat:reconcile-sagas).
+redbeat_key_prefix = "booking:beat:"

@@ -15,6 +15,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    # Before anything opens a URL (Flask-SQLAlchemy makes its engine in init_app), and again below.
+    settings_check.refuse_unworkable(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.PROJECT_DIR / "migrations"))
@@ -49,6 +51,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
+    celery_app.conf.redbeat_redis_url = app.config["CELERY_BROKER_URL"]  # beat's lock and schedule
     celery_app.set_default()
     app.extensions["celery"] = celery_app
 

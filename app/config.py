@@ -45,12 +45,28 @@ def _caller_token(service: str) -> str | None:
     return development[1] if development else None
 
 
+class SettingError(ValueError):
+    """A setting in the environment is not of its type; the message names it, on one line."""
+
+
+def number(name: str, default: float, kind: type = float) -> float:
+    """The variable as a number of `kind`, its default when unset; SettingError when it is no number."""
+    value = os.environ.get(name)
+    if value is None:
+        return kind(default)
+    try:
+        return kind(value)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise SettingError(f"refusing to start: {name}={value!r} is not {what}") from None
+
+
 def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    return number(name, default, int)
 
 
 def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+    return number(name, default, float)
 
 
 def step_budget_seconds(settings: Mapping) -> float:
@@ -100,6 +116,8 @@ def from_env() -> dict:
         "SERVICE_ROLE": os.environ.get("SERVICE_ROLE", "web"),
         "PAYMENT_TOKEN": _caller_token("payment"),
         "LOYALTY_TOKEN": _caller_token("loyalty"),
+        # Read by the flower process itself; here so that it is checked (app/settings_check.py).
+        "FLOWER_BASIC_AUTH": os.environ.get("FLOWER_BASIC_AUTH"),
         # A worker on a machine without a web process serves its metrics on this port (0: off).
         "WORKER_METRICS_PORT": _int("WORKER_METRICS_PORT", 0),
         "PARTICIPANT_CONNECT_TIMEOUT": _float("PARTICIPANT_CONNECT_TIMEOUT", 2.0),

@@ -59,16 +59,44 @@ def json_formatter() -> logging.Formatter:
     return JsonFormatter(_JSON_FIELDS, style=",", rename_fields=_JSON_RENAMES, timestamp=True)
 
 
+# Routine lines a person at a terminal does not need at INFO: Celery's per-task trace ("received",
+# "succeeded in ...: {...}"), each HTTP call, each janitor beat sends. Failures are WARNING or above
+# and stay; LOG_LEVEL=DEBUG shows everything.
+ROUTINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "httpx")
+ROUTINE_BEAT_PREFIX = "Scheduler: Sending due task"
+# Fields a text line leaves out: the task context (JSON lines have it) and what the message says.
+TEXT_OMITTED = ("task_id", "task_name", "task_retries")
+
+
+class RoutineFilter(logging.Filter):
+    """Text mode: routine INFO lines pass only when the root logger is at DEBUG.
+
+    A saga step logs when it starts and when it ends; the end says how it went, so the start (which
+    carries `attempt`) is routine too. JSON lines keep all of them, for machines that search.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return True
+        if record.name in ROUTINE_LOGGERS:
+            return False
+        if record.name == "celery.beat" and str(record.msg).startswith(ROUTINE_BEAT_PREFIX):
+            return False
+        return not (record.name == "saga" and getattr(record, "attempt", None) is not None)
+
+
 class TextFormatter(logging.Formatter):
-    """`time level logger: message key=value ...`: the extras follow the message, for humans."""
+    """`time level logger: message key=value ...`: short, for humans; extras the message lacks follow."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        message = record.getMessage()
         extras = [f"{name}={value}" for name, value in vars(record).items()
-                  if name not in STANDARD_ATTRS and not name.startswith("_")]
+                  if name not in STANDARD_ATTRS and not name.startswith("_") and name not in TEXT_OMITTED
+                  and value is not None and str(value) not in message]
         if not extras:
             return line
         head, newline, rest = line.partition("\n")
@@ -83,6 +111,8 @@ def build_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.H
     handler.set_name(HANDLER_NAME)
     handler.addFilter(TaskContextFilter())
     handler.addFilter(RedactFilter())
+    if fmt == "text":
+        handler.addFilter(RoutineFilter())
     handler.setFormatter(json_formatter() if fmt == "json" else TextFormatter())
     return handler
 

@@ -40,6 +40,16 @@ def wait_for(check, timeout: float = 30.0, interval: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def procfile_command(name: str) -> list[str]:
+    """The Procfile's line for `name`, run by a shell as honcho does (it expands ${VAR:-default})."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        process, _, command = line.partition(":")
+        if process.strip() == name:
+            # exec: the shell becomes the process, so a signal to the group reaches it and only it.
+            return ["/bin/sh", "-c", f"exec {command.strip()}"]
+    raise KeyError(f"no {name} in the Procfile")
+
+
 FLOWER_AUTH = ("ops", "flower-e2e-secret")
 # The services' credentials, and the one each calling process carries (as the Procfile's SERVICE_ROLE
 # picks it in development, and an operator sets it per process in production).
@@ -126,8 +136,8 @@ class Stack:
                         f"127.0.0.1:{self.ports['loyalty']}", "app.participants.loyalty.wsgi:app"],
             "worker": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "worker", "--loglevel=INFO",
                        "--concurrency=2", "--without-gossip", "--without-mingle"],
-            "beat": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO",
-                     "--schedule", str(self.workdir / "beat-schedule")],
+            # Beat exactly as the Procfile starts it: any number of them may run (app/beat_scheduler.py).
+            "beat": procfile_command("beat"),
             "flower": [f"{bin_}/celery", "-A", "wsgi.celery_app", "flower", "--address=127.0.0.1",
                        f"--port={self.ports['flower']}"],
         }
@@ -136,10 +146,12 @@ class Stack:
         subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
                        check=True, capture_output=True)
 
-    def start(self, name: str, label: str | None = None, **env: str) -> subprocess.Popen:
+    def start(self, name: str, label: str | None = None, args: tuple[str, ...] = (), **env: str
+              ) -> subprocess.Popen:
+        """Start one process of the Procfile (`args` appended to its command, e.g. a worker's -n)."""
         label = label or name
         with open(self.logs / f"{label}.log", "ab") as log:
-            proc = subprocess.Popen(self.commands()[name], cwd=ROOT,
+            proc = subprocess.Popen([*self.commands()[name], *args], cwd=ROOT,
                                     env={**self.env, **caller_env(name), **env}, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[label] = proc

@@ -173,8 +173,31 @@ def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redi
         bodies = wait_terminal(api, headers, saga_ids)
         assert time.monotonic() - back_at < RECOVERY_BOUND
         assert_invariants(stack, api, headers, bodies, flight_id)
+        assert_seats_follow_bookings(api, bodies, flight_id)
+
+        # New bookings confirm with nothing restarted by hand: the worker reconnected, beat took its
+        # lock again and wrote its schedule back into the empty Redis (app/beat_scheduler.py).
+        assert all(proc.poll() is None for proc in stack.procs.values())
+        after = [book(api, headers, flight_id, [f"{row}E"]) for row in rows]
+        later = wait_terminal(api, headers, after)
+        assert [body["status"] for body in later] == ["confirmed"] * len(after)
+        assert_invariants(stack, api, headers, bodies + later, flight_id)
+        assert_seats_follow_bookings(api, bodies + later, flight_id)
+        beat_log = stack.log_of("beat")
+        assert "lost the scheduler lock" in beat_log
+        assert "Acquired lock" in beat_log.split("lost the scheduler lock", 1)[1]
     finally:
         stack.stop()
+
+
+def assert_seats_follow_bookings(api: Api, bodies: list[dict], flight_id: int) -> None:
+    """A seat is booked exactly when a confirmed booking has it (the others asked for are free)."""
+    seats = {seat["number"]: seat["status"]
+             for seat in api.http.get(f"/api/v1/flights/{flight_id}/seats").json()["seats"]}
+    confirmed = {seat for body in bodies if body["status"] == "confirmed" for seat in body["seats"]}
+    asked = {seat for body in bodies for seat in body["seats"]}
+    assert {seat for seat in asked if seats[seat] == "booked"} == confirmed
+    assert all(seats[seat] == "available" for seat in asked - confirmed)
 
 
 def test_healthz_names_the_part_that_is_down(tmp_path, private_redis):

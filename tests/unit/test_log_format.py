@@ -119,3 +119,64 @@ def test_json_is_the_default_in_production(monkeypatch, env, expected):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert logging_from_env()["LOG_FORMAT"] == expected
+
+
+def _routine_records() -> list[logging.LogRecord]:
+    def record(name: str, msg: str, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
+        made = logging.LogRecord(name, level, __file__, 1, msg, (), None)
+        made.__dict__.update(extra)
+        return made
+
+    return [
+        record("celery.worker.strategy", "Task maintenance.reconcile_sagas[1] received"),
+        record("celery.app.trace", "Task maintenance.reconcile_sagas[1] succeeded in 0.01s: {'n': 0}"),
+        record("celery.beat", "Scheduler: Sending due task reconcile-sagas (maintenance.reconcile_sagas)"),
+        record("httpx", 'HTTP Request: POST http://127.0.0.1:8003/payments "HTTP/1.1 201 CREATED"'),
+        record("saga", "saga s-1: reserve_seat attempt 1", saga_id="s-1", attempt=1),
+    ]
+
+
+@pytest.mark.parametrize("record", _routine_records(), ids=lambda r: r.name)
+def test_text_mode_keeps_routine_lines_for_debug(record):
+    root = logging.getLogger()
+    level = root.level
+    try:
+        root.setLevel(logging.INFO)
+        assert logs.RoutineFilter().filter(record) is False
+        root.setLevel(logging.DEBUG)
+        assert logs.RoutineFilter().filter(record) is True
+    finally:
+        root.setLevel(level)
+
+
+def test_text_mode_keeps_saga_events_janitor_work_and_failures(capture):
+    logger, stream = capture("text")
+    logging.getLogger().setLevel(logging.INFO)
+    events = logging.getLogger("saga")
+    handler = logger.handlers[0]
+    events.addHandler(handler)
+    try:
+        events.info("saga %s -> %s", "s-3", "confirmed", extra={"saga_id": "s-3", "status": "confirmed",
+                                                                  "task_id": "t-1", "task_name": "saga.x"})
+        events.info("saga %s: %s %s", "s-3", "authorize_payment", "failed",
+                    extra={"saga_id": "s-3", "step": "authorize_payment", "step_status": "failed",
+                           "error": "card_declined"})
+        logging.getLogger("celery.app.trace").handlers.append(handler)
+        logging.getLogger("celery.app.trace").error("Task saga.authorize_payment[t-2] raised unexpected")
+    finally:
+        events.removeHandler(handler)
+        logging.getLogger("celery.app.trace").handlers.remove(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("INFO saga: saga s-3 -> confirmed")  # nothing the message already says
+    assert lines[1].endswith("saga s-3: authorize_payment failed error=card_declined")
+    assert "raised unexpected" in lines[2]
+    assert datetime.strptime(lines[0].split()[0], "%H:%M:%S")
+
+
+def test_json_mode_keeps_every_line_and_field(capture):
+    logger, stream = capture("json")
+    handler = logger.handlers[0]
+    for record in _routine_records():
+        handler.handle(record)
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(events) == 5 and events[-1]["attempt"] == 1 and events[-1]["saga_id"] == "s-1"

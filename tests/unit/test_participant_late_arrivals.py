@@ -27,6 +27,7 @@ from app.participants.loyalty.models import db as loyalty_db
 from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
+from app.settings_check import UnworkableSettings
 from tests.participants import build_payment_app, secret_of
 
 NEXT_YEAR = date.today().year + 1
@@ -160,5 +161,6 @@ def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(a
 
 
 def test_a_latency_setting_that_cannot_work_is_refused_at_start(tmp_path):
-    with pytest.raises(ValueError, match="PAYMENT_LATENCY_AT must be before or after"):
+    # Refused by the service's settings check (app/settings_check.py), before the database opens.
+    with pytest.raises(UnworkableSettings, match="PAYMENT_LATENCY_AT must be before or after"):
         build_payment_app(tmp_path, PAYMENT_LATENCY_AT="soon")

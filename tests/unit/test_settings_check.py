@@ -6,6 +6,9 @@ import pytest
 
 import celeryconfig
 from app import config, create_app
+from app.participants.loyalty.service import create_app as loyalty_app
+from app.participants.payment.service import create_app as payment_app
+from app.settings_check import UnworkableSettings
 from tests.conftest import make_config
 
 SAGA_TASKS = ("saga.reserve_seat", "saga.authorize_payment", "saga.award_miles", "saga.confirm_booking",
@@ -114,3 +117,89 @@ def test_no_refusal_prints_the_secret_key(tmp_path):
 def test_production_refuses_cookies_that_are_not_secure(tmp_path):
     message = refusal(tmp_path, ENV="production", SECRET_KEY="k" * 48, SESSION_COOKIE_SECURE=False)
     assert "SESSION_COOKIE_SECURE" in message
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("SQLALCHEMY_DATABASE_URI", "postgres://user:pw@db/booking"),  # the dialect is postgresql
+    ("SQLALCHEMY_DATABASE_URI", "not a url"),
+    ("SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://user@db:54x/booking"),
+    ("REDIS_URL", "http://127.0.0.1:6379/0"),
+    ("REDIS_URL", "redis://127.0.0.1:63x9/0"),
+    ("REDIS_URL", "redis://127.0.0.1:6379/holds"),
+    ("CELERY_BROKER_URL", "bogus://127.0.0.1/1"),
+    ("CELERY_BROKER_URL", "127.0.0.1:6379"),
+    ("PAYMENT_URL", "127.0.0.1:8003"),
+    ("LOYALTY_URL", "ftp://loyalty"),
+    ("FLOWER_URL", "http://"),
+])
+def test_a_url_that_does_not_parse_is_refused(tmp_path, setting, value):
+    named = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}.get(setting, setting)
+    message = refusal(tmp_path, **{setting: value})
+    assert message.count(f"{named}=") == 1 and "must be" in message
+
+
+def test_a_password_in_a_refused_url_is_not_shown(tmp_path):
+    message = refusal(tmp_path, SQLALCHEMY_DATABASE_URI="postgres://booking:hunter2@db/booking")
+    assert "hunter2" not in message and "booking:***@db" in message
+
+
+@pytest.mark.parametrize("url", ["sentinel://127.0.0.1:26379", "rediss://:pw@redis.example:6380/1"])
+def test_other_broker_transports_start(tmp_path, url):
+    create_app(make_config(tmp_path, CELERY_BROKER_URL=url))
+
+
+@pytest.mark.parametrize("lease", [0.0, 1.5, 2.9])
+def test_a_lease_too_short_for_its_heartbeat_is_refused(tmp_path, lease):
+    assert f"SAGA_LEASE_SECONDS={lease}" in refusal(tmp_path, SAGA_LEASE_SECONDS=lease)
+
+
+@pytest.mark.parametrize("interval", [0.0, -5.0])
+def test_a_janitor_interval_that_is_not_positive_is_refused(tmp_path, monkeypatch, interval):
+    schedule = {**celeryconfig.beat_schedule,
+                "reconcile-sagas": {**celeryconfig.beat_schedule["reconcile-sagas"], "schedule": interval}}
+    monkeypatch.setattr(celeryconfig, "beat_schedule", schedule)
+    assert f"JANITOR_INTERVAL_SECONDS={interval}" in refusal(tmp_path)
+
+
+def test_a_beat_lock_shorter_than_its_loop_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(celeryconfig, "redbeat_lock_timeout", 5)
+    monkeypatch.setattr(celeryconfig, "beat_max_loop_interval", 5)
+    message = refusal(tmp_path)
+    assert "redbeat_lock_timeout=5" in message and "beat_max_loop_interval=5" in message
+
+
+@pytest.mark.parametrize("auth", ["admin", "admin:", ":secret", "ops:one,guest"])
+def test_flower_credentials_that_are_not_user_password_are_refused(tmp_path, auth):
+    message = refusal(tmp_path, FLOWER_BASIC_AUTH=auth)
+    assert "FLOWER_BASIC_AUTH=***" in message and auth not in message.split(": ", 1)[1]
+
+
+def test_every_broken_rule_is_named_on_the_one_line(tmp_path):
+    message = refusal(tmp_path, REDIS_URL="nope", SAGA_LEASE_SECONDS=1.0, HOLD_MAX_SECONDS=1)
+    assert all(name in message for name in ("REDIS_URL=nope", "SAGA_LEASE_SECONDS=1.0", "HOLD_MAX_SECONDS=1"))
+
+
+def test_a_number_that_is_not_one_is_refused_with_its_name(monkeypatch):
+    monkeypatch.setenv("HOLD_TTL_SECONDS", "ten minutes")
+    with pytest.raises(config.SettingError, match="HOLD_TTL_SECONDS='ten minutes' is not an integer"):
+        config.from_env()
+
+
+@pytest.mark.parametrize(("service", "factory"), [("PAYMENT", payment_app), ("LOYALTY", loyalty_app)])
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"SQLALCHEMY_DATABASE_URI": "sqlite//nowhere"}, "_DATABASE_URL=sqlite//nowhere"),
+    ({"SQLALCHEMY_DATABASE_URI": "postgres://u:pw@h/db"}, "_DATABASE_URL=postgres://u:***@h/db"),
+    ({"{service}_LATENCY_AT": "during"}, "_LATENCY_AT=during"),
+])
+def test_the_participants_refuse_their_own_unworkable_settings(tmp_path, service, factory, overrides, named):
+    overrides = {key.format(service=service): value for key, value in overrides.items()}
+    with pytest.raises(UnworkableSettings) as refused:
+        factory({"TESTING": True, **overrides})
+    assert f"{service}{named}" in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("service", "factory"), [("PAYMENT", payment_app), ("LOYALTY", loyalty_app)])
+def test_a_participant_in_production_with_the_default_key_is_refused(monkeypatch, tmp_path, service, factory):
+    monkeypatch.setenv("APP_ENV", "production")
+    with pytest.raises(UnworkableSettings, match=f"{service}_SECRET_KEY=\\*\\*\\*"):
+        factory({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import config
+from app import config, settings_check
 from app.participants import trust, web
 from app.participants.loyalty.models import db
 from app.participants.loyalty.views import bp
@@ -17,6 +17,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     config.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    # Before init_app, which opens the database URL.
+    settings_check.refuse_unworkable_service(app, "LOYALTY")
 
     db.init_app(app)
     web.init_app(app, db, latency_setting="LOYALTY_LATENCY_MS",
