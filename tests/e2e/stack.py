@@ -45,8 +45,9 @@ def procfile_command(name: str) -> list[str]:
     for line in (ROOT / "Procfile").read_text().splitlines():
         process, _, command = line.partition(":")
         if process.strip() == name:
-            # exec: the shell becomes the process, so a signal to the group reaches it and only it.
-            return ["/bin/sh", "-c", f"exec {command.strip()}"]
+            # exec: the shell becomes the process, so a signal to the group reaches it and only it;
+            # env, since the line may start with variables (SERVICE_ROLE=beat ...), which exec cannot.
+            return ["/bin/sh", "-c", f"exec env {command.strip()}"]
     raise KeyError(f"no {name} in the Procfile")
 
 
