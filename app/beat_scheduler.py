@@ -9,7 +9,9 @@ process exiting stops them all, and because the broker's Redis may restart empty
 - a beat that lost its lock (Redis restarted, or this process stalled past the lock's timeout) exits
   with LockNotOwnedError (sibson/redbeat #218, #230); here it stands by again instead;
 - RedBeat writes the static schedule into Redis only when beat starts, so after Redis lost its keys
-  the beat that schedules next would find nothing to run; here it writes it again.
+  the beat that schedules next would find nothing to run; here it writes it again;
+- a beat that starts while Redis is down dies writing that schedule; here it writes it on a later
+  tick, once Redis answers.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Scheduler(RedBeatScheduler):
             log.warning("beat: Redis answers again")
             self._redis_down = False
         return interval
+
+    def setup_schedule(self) -> None:
+        try:
+            super().setup_schedule()
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # _keep_schedule writes it later
+            log.warning("beat: Redis does not answer (%s): the schedule is written once it does", exc)
 
     def _tick(self, *args: object, **kwargs: object) -> float:
         if self.lock is None:  # lost, or never taken: Redis was down when beat started

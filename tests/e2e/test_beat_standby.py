@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import celeryconfig
 from tests.e2e.conftest import make_stack, shared_redis_urls
-from tests.e2e.stack import wait_for
+from tests.e2e.stack import METRICS_TOKEN, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,8 @@ ACQUIRED = "beat: Acquired lock"
 
 
 def reconciler_runs(stack) -> float:
-    text = httpx.get(stack.base_url + "/metrics", timeout=10).text
+    text = httpx.get(stack.base_url + "/metrics", timeout=10,
+                     headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
                if sample.name == "booking_janitor_runs_total"
                and sample.labels.get("janitor") == "reconcile_sagas")

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
-from tests.e2e.stack import ROOT, VENV_BIN, e2e_secret, wait_for
+from tests.e2e.stack import LOAD_WITHOUT_SEAT_CAPS, ROOT, VENV_BIN, e2e_secret, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +25,6 @@ QUICK_RETRIES = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1"
 # Slow enough that a test can catch each step in flight and kill it there.
 SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "700", "LOYALTY_LATENCY_MS": "700"}
 RECOVERY_BOUND = 20
-# The load of one account, which the seat caps against seat spinning would refuse (app/hold_limits.py).
-ONE_TRAVELLER_LOAD = {"MAX_HELD_SEATS_PER_FLIGHT": "0", "MAX_HELD_SEATS_PER_ACCOUNT": "0",
-                      "MAX_HELD_SEATS_NEW_ACCOUNT": "0"}
 TERMINAL = {"confirmed", "failed", "cancelled", "needs_attention"}
 CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 
@@ -158,7 +155,7 @@ def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, pr
 
 def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redis):
     stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **QUICK_RETRIES,
-                       **ONE_TRAVELLER_LOAD, PAYMENT_LATENCY_MS="300")
+                       **LOAD_WITHOUT_SEAT_CAPS, PAYMENT_LATENCY_MS="300")
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "worker", "beat"):

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
-from tests.e2e.stack import wait_for
+from tests.e2e.stack import LOAD_WITHOUT_SEAT_CAPS, wait_for
 from tests.e2e.test_crash_recovery import (
     CARD,
     QUICK_RETRIES,
@@ -48,7 +48,7 @@ def statuses(api: Api, headers: list[dict], owners: dict[str, int]) -> dict[str,
 
 
 def test_a_node_killed_mid_load_loses_no_booking(tmp_path):
-    stack = make_stack(tmp_path, *shared_redis_urls(), **QUICK_RETRIES, MAX_ACTIVE_HOLDS="1000",
+    stack = make_stack(tmp_path, *shared_redis_urls(), **QUICK_RETRIES, **LOAD_WITHOUT_SEAT_CAPS, MAX_ACTIVE_HOLDS="1000",
                        PAYMENT_LATENCY_MS="20", LOYALTY_LATENCY_MS="20")
     seed(stack)
     try:
