@@ -48,8 +48,8 @@ def statuses(api: Api, headers: list[dict], owners: dict[str, int]) -> dict[str,
 
 
 def test_a_node_killed_mid_load_loses_no_booking(tmp_path):
-    stack = make_stack(tmp_path, *shared_redis_urls(), **QUICK_RETRIES, **LOAD_WITHOUT_SEAT_CAPS, MAX_ACTIVE_HOLDS="1000",
-                       PAYMENT_LATENCY_MS="20", LOYALTY_LATENCY_MS="20")
+    stack = make_stack(tmp_path, *shared_redis_urls(), **QUICK_RETRIES, **LOAD_WITHOUT_SEAT_CAPS,
+                       MAX_ACTIVE_HOLDS="1000", PAYMENT_LATENCY_MS="20", LOYALTY_LATENCY_MS="20")
     seed(stack)
     try:
         for name in ("web", "payment", "loyalty", "beat"):
