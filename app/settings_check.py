@@ -96,7 +96,8 @@ RULES: tuple[Rule, ...] = (
          or s["SECRET_KEY_LENGTH"] >= MIN_SECRET_KEY_LENGTH),
     Rule(("APP_ENV", "SESSION_COOKIE_SECURE"),
          "production sends session cookies over TLS only: SESSION_COOKIE_SECURE must not be false",
-         lambda s: s["APP_ENV"] != "production" or bool(s["SESSION_COOKIE_SECURE"])),
+         # Unset (None) means Secure in production (app/security.py): only an explicit false is refused.
+         lambda s: s["APP_ENV"] != "production" or s["SESSION_COOKIE_SECURE"] is not False),
     *(Rule((name,), f"{name} must be a SQLAlchemy URL of a known dialect, e.g. "
            "postgresql+psycopg://user:password@host/db or sqlite:///path",
            lambda s, name=name: database_url_ok(s[name]))

@@ -12,6 +12,8 @@ import fakeredis
 import pytest
 import yaml
 
+from tests.conftest import METRICS_TOKEN
+
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "ops" / "alerts.yml"
 DASHBOARD = ROOT / "ops" / "dashboard.json"
@@ -33,7 +35,8 @@ def dashboard_exprs() -> list[str]:
 def served_names(app) -> set[str]:
     """Every sample name /metrics can serve, including families with no sample yet."""
     app.extensions["metrics_broker"] = fakeredis.FakeRedis()
-    text = app.test_client().get("/metrics").get_data(as_text=True)
+    scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    text = app.test_client().get("/metrics", headers=scraper).get_data(as_text=True)
     names = set()
     for line in text.splitlines():
         if line.startswith("# TYPE "):
