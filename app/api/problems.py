@@ -7,6 +7,8 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
+
 PROBLEM_TYPE_BASE = "/problems/"
 
 # A stable `type` slug for each status when the raiser names none.
@@ -57,6 +59,9 @@ def problem_response(
     headers: dict | None = None,
     **extra: object,
 ) -> Response:
+    # A refused request changes nothing, and keeps no lock it took (a traveller's row while the
+    # seat caps were checked, say) a moment longer than it answers.
+    db.session.rollback()
     body = {
         "type": PROBLEM_TYPE_BASE + (type or DEFAULT_TYPES.get(status, "error")),
         "title": title or HTTPStatus(status).phrase,
