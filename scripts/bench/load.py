@@ -1,4 +1,4 @@
-"""The load: client threads driving sagas over HTTP, or baseline chains through the broker.
+"""The load: client threads driving sagas over HTTP, or the compared systems through the broker.
 
 Both are closed loops: each client has one saga (or chain) in flight and starts the next when it
 learns the last one ended, so throughput and latency are measured at the same concurrency.
@@ -17,9 +17,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-TERMINAL = {"confirmed", "failed", "needs_attention", "cancelled"}
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+from app.models import SagaStatus
+from app.participants.payment.cards import TEST_CARD_OUTCOMES, Outcome
+
+TERMINAL = {SagaStatus.CONFIRMED, SagaStatus.FAILED, SagaStatus.NEEDS_ATTENTION, SagaStatus.CANCELLED}
+APPROVED = next(number for number, outcome in TEST_CARD_OUTCOMES.items() if outcome == Outcome.APPROVE)
+CARD = {"card_number": APPROVED, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 SAGA_TIMEOUT = 120.0
+# Asked of the status endpoint: answer as soon as the booking changes, or after this many seconds.
+LONG_POLL_SECONDS = 20
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -77,25 +83,32 @@ def post_booking(http: httpx.Client, flight_id: int, seats: list[str], t: Timing
     return Booked(response.json()["id"], sent_at)
 
 
-def follow(http: httpx.Client, booked: Booked, poll_interval: float, t: Timings) -> None:
-    """Poll the booking until it is terminal, sending If-None-Match so an unchanged one is a 304."""
+def follow(http: httpx.Client, booked: Booked, t: Timings) -> None:
+    """Follow the booking as a well-behaved client does, until it is terminal.
+
+    Every GET sends If-None-Match (an unchanged booking is a 304) and `Prefer: wait` (RFC 7240): a
+    server that applies it answers when the booking changes, and the next GET goes out at once; one
+    that does not is polled again after its Retry-After.
+    """
     location, etag = f"/api/v1/bookings/{booked.saga_id}", None
     deadline = time.monotonic() + SAGA_TIMEOUT
     while time.monotonic() < deadline:
-        time.sleep(poll_interval)
-        headers = {"If-None-Match": etag} if etag else {}
+        headers = {"Prefer": f"wait={LONG_POLL_SECONDS}"}
+        if etag:
+            headers["If-None-Match"] = etag
         response = _timed(t.status, lambda: http.get(location, headers=headers))  # noqa: B023
         if response.status_code == 304:
             t.status_not_modified += 1
-            continue
-        if response.status_code != 200:
+        elif response.status_code != 200:
             t.errors.append(f"GET {response.status_code}: {response.text[:200]}")
-            continue
-        etag = response.headers.get("ETag")
-        status = response.json()["status"]
-        if status in TERMINAL:
-            booked.seen_at, booked.status = time.time(), status
-            return
+        else:
+            etag = response.headers.get("ETag")
+            status = response.json()["status"]
+            if status in TERMINAL:
+                booked.seen_at, booked.status = time.time(), status
+                return
+        if "Preference-Applied" not in response.headers:
+            time.sleep(float(response.headers.get("Retry-After", "1")))
     t.errors.append(f"saga {booked.saga_id} not terminal after {SAGA_TIMEOUT} s")
 
 
@@ -108,7 +121,7 @@ class SagaRound:
 
 
 def saga_round(base_url: str, tokens: list[str], jobs: list[tuple[int, list[str]]], clients: int,
-               poll_interval: float, seatmap_flights: list[int] | None = None) -> SagaRound:
+               seatmap_flights: list[int] | None = None) -> SagaRound:
     """`clients` threads book `jobs` one at a time each; one more thread reads seat maps, if asked."""
     pending: queue.SimpleQueue[tuple[int, list[str]]] = queue.SimpleQueue()
     for job in jobs:
@@ -126,7 +139,7 @@ def saga_round(base_url: str, tokens: list[str], jobs: list[tuple[int, list[str]
                 started = post_booking(http, flight_id, seats, t)
                 if started is not None:
                     booked.append(started)
-                    follow(http, started, poll_interval, t)
+                    follow(http, started, t)
 
     def seat_maps() -> None:
         # A light reader beside the bookings: latency under load, not load of its own.
@@ -187,22 +200,27 @@ class Chain:
     done_at: float | None
 
 
-def baseline_round(done_redis, count: int, clients: int) -> tuple[list[Chain], float, float]:
-    """`clients` threads each enqueue a no-op chain and block until its last task reports."""
-    import bench_baseline
+def broker_round(start: Callable[[str, int, str], None], done_redis, jobs: list[tuple[int, list[str]]],
+                 clients: int) -> tuple[list[Chain], float, float]:
+    """`clients` threads each start one booking (`start(booking_id, flight, seat)`) straight on
+    the broker and block until its last task reports its finish time."""
+    from scripts.bench.work import done_key
 
-    remaining = iter(range(count))
-    lock, chains = threading.Lock(), []
+    pending: queue.SimpleQueue[tuple[int, list[str]]] = queue.SimpleQueue()
+    for job in jobs:
+        pending.put(job)
+    chains: list[Chain] = []
 
     def client() -> None:
         while True:
-            with lock:
-                if next(remaining, None) is None:
-                    return
-            chain_id = uuid.uuid4().hex
+            try:
+                flight_id, [seat] = pending.get_nowait()
+            except queue.Empty:
+                return
+            booking_id = uuid.uuid4().hex
             sent_at = time.time()
-            bench_baseline.start(chain_id)
-            reported = done_redis.blpop([bench_baseline.DONE_KEY.format(chain_id)], timeout=SAGA_TIMEOUT)
+            start(booking_id, flight_id, seat)
+            reported = done_redis.blpop([done_key(booking_id)], timeout=SAGA_TIMEOUT)
             chains.append(Chain(sent_at, float(reported[1]) if reported else None))
 
     threads = [threading.Thread(target=client) for _ in range(clients)]

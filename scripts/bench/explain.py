@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """The query plan of every statement behind the status GET and the seat map's reads.
 
-    .venv/bin/python scripts/bench_explain.py --database-url postgresql+psycopg://…/test_bench
-    .venv/bin/python scripts/bench_explain.py --grow        # a fresh SQLite file with the growth rows
+    .venv/bin/python -m scripts.bench.explain --database-url postgresql+psycopg://…/test_bench
+    .venv/bin/python -m scripts.bench.explain --grow        # a fresh SQLite file with the growth rows
 
 Runs in-process: a status GET through the Flask test client (its statements are captured with
 their parameters) and the seat map's three reads, each then given to EXPLAIN (SQLite: EXPLAIN
-QUERY PLAN). Point it at the database a `bench.py --growth` run left behind (PostgreSQL), or
+QUERY PLAN). Point it at the database a `python -m scripts.bench --growth` run left behind (PostgreSQL), or
 let it build a SQLite one. A plan line that scans a whole table is what to look for.
 """
 
@@ -19,9 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_stack import ROOT, VENV_BIN
-
-sys.path.insert(1, str(ROOT))
+from scripts.bench.stack import ROOT, VENV_BIN
 
 
 def main() -> int:
@@ -38,14 +36,13 @@ def main() -> int:
     if not args.database_url:
         subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, check=True,
                        capture_output=True, env=os.environ)
-    import bench_data
-
     from app import create_app
+    from scripts.bench import data
 
     app = create_app()
     if args.grow:
-        bench_data.create_flights(app, 2)
-        bench_data.grow(app, args.flights, args.sagas)
+        data.create_flights(app, 2)
+        data.grow(app, args.flights, args.sagas)
     for title, statements in capture(app):
         print(f"\n## {title}")
         for statement, parameters in statements:
@@ -76,9 +73,10 @@ def capture(app) -> list[tuple[str, list]]:
         app.test_client().get(f"/api/v1/bookings/{saga_id}", headers={"Authorization": f"Bearer {token}"})
         status = list(captured)
         captured.clear()
-        import bench_data
 
-        bench_data.seat_map_sql_ms(app, flight_id, 1)
+        from scripts.bench import data
+
+        data.seat_map_sql_ms(app, flight_id, 1)
         seat_map = list(captured)
     finally:
         event.remove(engine, "before_cursor_execute", listener)

@@ -15,7 +15,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from bench_stack import VENV_BIN
+from scripts.bench.stack import VENV_BIN
 
 # Leaf frame's file -> what it is; first match wins.
 LIBRARIES = (
@@ -47,7 +47,7 @@ def profile_round(bench, count: int, clients: int) -> dict:
              "--format", "raw", "--nonblocking", "--output", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        round_ = bench.sagas(count, clients, bench.args.poll_interval)
+        round_ = bench.sagas(count, clients)
     finally:
         for _, proc in samplers.values():
             proc.send_signal(signal.SIGINT)

@@ -18,8 +18,6 @@ import httpx
 import redis.connection
 from sqlalchemy import event
 
-STEPS = ("reserve_seat", "authorize_payment", "award_miles", "confirm_booking")
-
 
 @dataclass
 class Count:
@@ -100,10 +98,8 @@ class Counters:
 
 def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -> dict:
     """Book one seat and count what each part costs; the caller makes sure no worker is running."""
-    from bench_load import booking_body
-
     from app.extensions import db
-    from app.tasks import steps
+    from scripts.bench.load import booking_body
 
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"trace-{flight_id}-{seat}"}
     out: dict[str, dict] = {}
@@ -121,13 +117,17 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
         # The chain the POST enqueued: measured, then dropped, since its steps run here instead.
         out["POST /bookings"]["broker_message_bytes"] = [len(m) for m in broker.lrange("celery", 0, -1)]
         broker.delete("celery")
-        for name in STEPS:
-            task = getattr(steps, name)
+        _acting_as(app, "worker")  # the steps call the participants with the worker's credential
+        # The saga's own steps, as its status lists them, each run as its task (`saga.<step>`).
+        auth = {"Authorization": headers["Authorization"]}
+        listed = client.get(f"/api/v1/bookings/{saga_id}", headers=auth)
+        for name in [step["name"] for step in listed.get_json()["steps"] if step["kind"] == "action"]:
+            task = app.extensions["celery"].tasks[f"saga.{name}"]
             count, result = counters.measure(lambda t=task: t.apply(args=[saga_id, 1]))  # its first fence
             if result.failed():
                 raise RuntimeError(f"trace step {name} failed: {result.result!r}")
             out[name] = count.as_dict()
-        auth = {"Authorization": headers["Authorization"]}
+        _acting_as(app, "web")
         count, response = counters.measure(lambda: client.get(f"/api/v1/bookings/{saga_id}", headers=auth))
         out["GET /bookings/<id>"] = count.as_dict()
         out["GET /bookings/<id>"]["response_bytes"] = len(response.data)
@@ -138,11 +138,11 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
     return out
 
 
-def baseline_message_bytes(broker: redis.Redis) -> int:
-    """Size of the message a plain four-task chain puts on the broker (no worker is consuming)."""
-    import bench_baseline
+def _acting_as(app, role: str) -> None:
+    """This process's participant clients with `role`'s development credential (app/config.py)."""
+    from app import participants
+    from app.config import DEV_CREDENTIALS
 
-    bench_baseline.start("trace")
-    messages = broker.lrange("celery", 0, -1)
-    broker.delete("celery")
-    return len(messages[0])
+    for service in ("payment", "loyalty"):
+        app.config[f"{service.upper()}_TOKEN"] = DEV_CREDENTIALS[service][role][1]
+    participants.init_app(app)

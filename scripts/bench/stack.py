@@ -1,8 +1,9 @@
 """The processes the benchmark measures, started as the Procfile starts them, on free ports.
 
 web, payment and loyalty run under gunicorn; the worker is one `celery worker` node whose prefork
-pool has K processes, either the saga's (`wsgi.celery_app`) or the baseline's
-(`bench_baseline.app`). Both load `celeryconfig`, so broker, acks_late and prefetch are the same.
+pool has K processes: the saga's (`wsgi.celery_app`), the bare and no-op chains'
+(`scripts.bench.chains.app`) or celery-saga's (`scripts.bench.peer.app`). All load `celeryconfig`,
+so acks_late, prefetch and the rest are the same; the compared systems have a broker DB of their own.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts"
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -56,6 +56,7 @@ class Settings:
     redis_base: str
     holds_db: int
     broker_db: int
+    chains_broker_db: int
     web_workers: int
     web_threads: int
 
@@ -94,7 +95,7 @@ class Stack:
             "LOYALTY_DATABASE_URL": participant_url(settings, "loyalty"),
             "REDIS_URL": f"{settings.redis_base}/{settings.holds_db}",
             "CELERY_BROKER_URL": f"{settings.redis_base}/{settings.broker_db}",
-            # The baseline's last task reports here; the holds DB is the benchmark's own anyway.
+            # The compared systems' last task reports here; the holds DB is the benchmark's own anyway.
             "BENCH_DONE_URL": f"{settings.redis_base}/{settings.holds_db}",
             "PAYMENT_URL": f"http://127.0.0.1:{self.ports['payment']}",
             "LOYALTY_URL": f"http://127.0.0.1:{self.ports['loyalty']}",
@@ -104,7 +105,8 @@ class Stack:
             **{name: "0" for name in ("MAX_HELD_SEATS_PER_FLIGHT", "MAX_HELD_SEATS_PER_ACCOUNT",
                                       "MAX_HELD_SEATS_NEW_ACCOUNT", "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT",
                                       "MAX_HELD_SEATS_PER_ADDRESS")},
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(SCRIPTS)]),
+            "BENCH_CHAINS_BROKER_URL": f"{settings.redis_base}/{settings.chains_broker_db}",
+            "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
         self.procs: dict[str, subprocess.Popen] = {}
@@ -127,8 +129,18 @@ class Stack:
             "loyalty": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
                         f"127.0.0.1:{self.ports['loyalty']}", "app.participants.loyalty.wsgi:app"],
             "worker": [f"{bin_}/celery", "-A", "wsgi.celery_app", *worker_flags],
-            "baseline": [f"{bin_}/celery", "-A", "bench_baseline.app", *worker_flags],
+            "chains": [f"{bin_}/celery", "-A", "scripts.bench.chains.app", *worker_flags],
+            "peer": [f"{bin_}/celery", "-A", "scripts.bench.peer.app", *worker_flags],
+            "beat": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO"],
         }
+
+    def _env(self, name: str) -> dict[str, str]:
+        """The Procfile's SERVICE_ROLE of each process; the compared systems' own broker."""
+        role = {"chains": "worker", "peer": "worker"}.get(name, name)
+        env = {**self.env, "SERVICE_ROLE": role if role in ("web", "worker", "beat") else "web"}
+        if name in ("chains", "peer"):
+            env["CELERY_BROKER_URL"] = self.env["BENCH_CHAINS_BROKER_URL"]
+        return env
 
     def migrate(self) -> None:
         subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
@@ -136,13 +148,13 @@ class Stack:
 
     def start(self, name: str, workers: int = 2) -> subprocess.Popen:
         with open(self.logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(self._commands(workers)[name], cwd=ROOT, env=self.env, stdout=log,
+            proc = subprocess.Popen(self._commands(workers)[name], cwd=ROOT, env=self._env(name), stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[name] = proc
         if name in self.ports:
             url = f"http://127.0.0.1:{self.ports[name]}/healthz"
             wait_for(lambda: httpx.get(url, timeout=1).status_code == 200, what=f"{name} at {url}")
-        else:
+        elif name != "beat":
             wait_for(lambda: self._pool_ready(proc, workers), what=f"{name} with {workers} processes")
         return proc
 
