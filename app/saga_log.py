@@ -16,8 +16,9 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app import saga as definition
+from app import status_watch
 from app.errors import failure_reason
-from app.extensions import db
+from app.extensions import db, get_redis
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
 from app.observability import metrics
@@ -64,8 +65,10 @@ def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None
 
 
 def _moved(saga_id: str, status: str) -> None:
+    """After the commit of a status change: logged, counted, and announced to waiting readers."""
     log.info("saga %s -> %s", saga_id, status, extra={"saga_id": saga_id, "status": status})
     metrics.saga_transitioned(saga_id, status)
+    status_watch.announce(get_redis(), saga_id)
 
 
 def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | None) -> Saga | None:

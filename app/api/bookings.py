@@ -8,7 +8,7 @@ from uuid import UUID
 from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
-from app import bookings, saga_log
+from app import bookings, saga_log, status_watch
 from app.api import BEARER, problem_responses
 from app.api.limits import client_address
 from app.api.problems import Problem
@@ -107,12 +107,42 @@ def list_bookings(query: dict) -> dict:
 @blp.response(200, BookingSchema)
 @blp.alt_response(304, description="Not modified since the ETag given in If-None-Match")
 def get_booking(saga_id: UUID):
-    """A booking and its saga log; carries Retry-After while it is still running."""
-    saga = _own_booking(saga_id, admin_sees_all=True)
+    """A booking and its saga log; carries Retry-After while it is still running.
+
+    With `Prefer: wait=N` (RFC 7240) and an If-None-Match naming the booking as it is, the answer
+    waits until the booking's status changes, for at most N seconds (capped at 20): a client
+    learns the outcome as soon as it is known, with one request instead of a poll a second.
+    """
+    wait = _preferred_wait()
+    if wait is None or not request.if_none_match:
+        saga = _own_booking(saga_id, admin_sees_all=True)
+    else:
+        # Watching before the read: a change between the read and the wait still wakes it.
+        with status_watch.watcher().watching(str(saga_id)) as changed:
+            saga = _own_booking(saga_id, admin_sees_all=True)
+            if saga.status not in TERMINAL and request.if_none_match.contains_weak(etag(saga)):
+                db.session.rollback()  # no connection or snapshot is held while waiting
+                changed.wait(wait)
+                saga = _own_booking(saga_id, admin_sees_all=True)
     response = booking_response(saga)
+    if wait is not None:
+        response[2]["Preference-Applied"] = f"wait={wait}"
     if request.if_none_match.contains_weak(etag(saga)):
         return Response(status=304, headers=response[2])
     return response
+
+
+MAX_WAIT_SECONDS = 20
+
+
+def _preferred_wait() -> int | None:
+    """The `wait` preference of the request's Prefer headers, capped; None when there is none."""
+    for header in request.headers.getlist("Prefer"):
+        for preference in header.split(","):
+            name, _, value = preference.strip().partition("=")
+            if name.strip().lower() == "wait" and value.strip().isdigit():
+                return min(int(value.strip()), MAX_WAIT_SECONDS)
+    return None
 
 
 @blp.post("/bookings/<uuid:saga_id>/cancel")

@@ -57,7 +57,7 @@ def derive(results: dict) -> dict:
         "noop_vs_bare": systems["noop"]["loaded"]["throughput"] / bare["throughput"],
     }
     r["ratios"] = ratios
-    api = saga["loaded"]["api_ms"]
+    api = {**saga["loaded"]["api_ms"], "seatmap": saga.get("reads", {}).get("api_ms", {}).get("seatmap")}
     checks = [
         _check("saga/bare throughput", ratios["throughput_vs_bare"], ">=", TARGETS["throughput_vs_bare_min"]),
         _check("saga/celery-saga throughput", ratios["throughput_vs_peer"], ">=",
@@ -126,7 +126,8 @@ def table(r: dict) -> str:
               f"saga: own timestamps p50 {_ms(saga['saga_ms']['p50'])} ms; seen by its client p50 "
               f"{_ms(saga['seen_ms']['p50'])} ms; {saga['status_gets_per_booking']} status GETs per booking",
               "", f"{'API under load':28}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"]
-    for name, s in saga["api_ms"].items():
+    reads = systems["saga"].get("reads", {}).get("api_ms", {}).get("seatmap")
+    for name, s in {**saga["api_ms"], "seatmap (a round with a reader every 50 ms)": reads}.items():
         if s:
             lines.append(f"  {name:26}{s['n']:>7}{_ms(s['p50']):>9}{_ms(s['p95']):>9}{_ms(s['p99']):>9}")
     ratios = r["ratios"]

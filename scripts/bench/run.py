@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--growth-sagas", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="also: a round under py-spy (web and worker)")
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=4)
+    parser.add_argument("--web-threads", type=int, default=32,
+                        help="as the Procfile (long polls wait in them)")
     parser.add_argument("--database-url", help="PostgreSQL URL of a database the benchmark may empty")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server (no DB number)")
     parser.add_argument("--holds-db", type=int, default=3)
@@ -231,7 +232,9 @@ class Bench:
                 self.sagas(2 * a.clients, a.clients)
                 if serial:
                     out["serial"] = self.sagas(a.serial, 1)
-                out["loaded"] = self.sagas(sagas, a.clients, seatmap=True)
+                out["loaded"] = self.sagas(sagas, a.clients)
+                if serial:  # the seat map's latency under load: its reader is load of its own
+                    out["reads"] = self.sagas(min(sagas, 100), a.clients, seatmap=True)
                 if a.profile:
                     from scripts.bench import profile
 

@@ -134,7 +134,7 @@ class Stack:
         bin_ = str(VENV_BIN)
         return {
             "web": [f"{bin_}/gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), "--workers", "2",
-                    "--threads", "4", "--bind", f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
+                    "--threads", "32", "--bind", f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
             "payment": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
                         f"127.0.0.1:{self.ports['payment']}", "app.participants.payment.wsgi:app"],
             "loyalty": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from app import engine
 from app.extensions import db
 from app.models import Saga
+from app.tasks import saga as saga_tasks
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import book, card
 
@@ -108,3 +113,61 @@ def test_an_invalid_card_is_refused_before_any_saga(number, exp_year, live_app, 
 def test_unknown_flight_is_404(live_app, client, make_user, auth_headers):
     response = book(client, auth_headers(make_user()), 999, ["1A"])
     assert response.status_code == 404
+
+
+def _unqueued_booking(monkeypatch, client, headers, flight_id: int, seat: str) -> tuple[str, str]:
+    """A booking written by the API whose chain is not enqueued: the test moves it itself."""
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+    response = book(client, headers, flight_id, [seat])
+    return response.json["id"], response.headers["Location"]
+
+
+def test_a_long_poll_answers_when_the_status_changes(live_app, client, make_user, auth_headers, make_flight,
+                                                     monkeypatch):
+    headers = auth_headers(make_user())
+    saga_id, location = _unqueued_booking(monkeypatch, client, headers, make_flight().id, "10A")
+    pending = client.get(location, headers=headers)
+    assert pending.json["status"] == "pending"
+
+    def first_step_later() -> None:
+        time.sleep(0.5)
+        with live_app.app_context():
+            engine.run_step(saga_id, "reserve_seat", 1)
+
+    mover = threading.Thread(target=first_step_later)
+    started = time.monotonic()
+    mover.start()
+    answer = client.get(location, headers={**headers, "Prefer": "wait=10",
+                                           "If-None-Match": pending.headers["ETag"]})
+    waited = time.monotonic() - started
+    mover.join()
+    assert answer.status_code == 200 and answer.json["status"] == "running"
+    assert answer.headers["Preference-Applied"] == "wait=10"
+    assert 0.4 < waited < 5, waited  # woken by the change, not by the end of the wait
+
+
+def test_a_long_poll_with_nothing_new_ends_in_304_after_the_wait(live_app, client, make_user, auth_headers,
+                                                                 make_flight, monkeypatch):
+    headers = auth_headers(make_user())
+    _, location = _unqueued_booking(monkeypatch, client, headers, make_flight().id, "10B")
+    etag = client.get(location, headers=headers).headers["ETag"]
+    started = time.monotonic()
+    answer = client.get(location, headers={**headers, "Prefer": "wait=1", "If-None-Match": etag})
+    assert answer.status_code == 304 and answer.headers["Preference-Applied"] == "wait=1"
+    assert time.monotonic() - started >= 0.9
+    # Without If-None-Match there is nothing to wait for: the booking, at once.
+    started = time.monotonic()
+    assert client.get(location, headers={**headers, "Prefer": "wait=10"}).status_code == 200
+    assert time.monotonic() - started < 2
+
+
+def test_a_long_poll_of_a_finished_booking_does_not_wait(live_app, worker, client, make_user, auth_headers,
+                                                         make_flight):
+    headers = auth_headers(make_user())
+    response = book(client, headers, make_flight().id, ["10C"])
+    wait_terminal(response.json["id"])
+    done = client.get(response.headers["Location"], headers=headers)
+    started = time.monotonic()
+    again = client.get(response.headers["Location"],
+                       headers={**headers, "Prefer": "wait=10", "If-None-Match": done.headers["ETag"]})
+    assert again.status_code == 304 and time.monotonic() - started < 2
