@@ -96,16 +96,24 @@ def _optional_bool(name: str) -> bool | None:
     return None if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'booking.db'}")
+
+
+def engine_options(url: str) -> dict:
+    """A server's connection may have died in the pool (a restart, an idle timeout): ping it at
+    checkout. A SQLite file has no server to lose, and the ping was a statement per checkout."""
+    return {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
 def from_env() -> dict:
     """Every setting the booking service reads, with its default."""
     return {
         **logging_from_env(),
         "ENV": os.environ.get("APP_ENV", "development"),
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get(
-            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'booking.db'}"
-        ),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": database_url(),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url()),
         # Seat holds, rate limits; the Celery broker has its own DB number (celeryconfig.py).
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"),

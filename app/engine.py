@@ -9,8 +9,10 @@ log (app/saga_log.py) and answers with an outcome; the Celery tasks only transla
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,7 +123,7 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
     earlier = definition.ACTION_NAMES[: definition.ACTION_NAMES.index(name)]
     if any(saga.step(step).status != StepStatus.SUCCEEDED for step in earlier):
         return Fenced(f"{name} arrived before the steps it follows")
-    saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id)
+    saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id, saga.status)
     if saga is None:
         return Fenced("fenced off at the start")
     step = definition.step(name)
@@ -157,7 +159,7 @@ def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id
         return Fenced(f"{name} is not among this saga's compensations")
     if saga.step(name).status in saga_log.SETTLED:
         return Done()
-    saga = saga_log.start_step(saga_id, fence, name, StepKind.COMPENSATION, task_id)
+    saga = saga_log.start_step(saga_id, fence, name, StepKind.COMPENSATION, task_id, saga.status)
     if saga is None:
         return Fenced("fenced off at the start")
     try:
@@ -215,32 +217,76 @@ def cancel(saga_id: str) -> Plan | None:
     return Plan(saga_id, new_fence, compensations=tuple(names))
 
 
-@contextmanager
-def heartbeat(saga_id: str, fence: int) -> Iterator[None]:
-    """Renew the saga's lease while a step works, so a slow participant is not taken for a crash.
+class _Heartbeats:
+    """One thread per process renews the lease of every step working in it.
 
-    Beats every third of the lease, on a connection of its own; a step that ends sooner (nearly
-    all) never beats. A beat that finds the fence moved on stops: the saga has another writer.
+    A step registers when it starts and leaves when it ends; a step that ends within a third of
+    its lease (nearly all) costs two dict operations. Each beat is a SQL write in an app context
+    of its own; a beat that finds the fence moved on stops beating for that step.
     """
-    app = current_app._get_current_object()
-    interval = app.config["SAGA_LEASE_SECONDS"] / 3
-    stop = threading.Event()
 
-    def beat() -> None:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._working: dict[object, list] = {}  # token -> [app, saga_id, fence, interval, due]
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @contextmanager
+    def working(self, saga_id: str, fence: int) -> Iterator[None]:
+        app = current_app._get_current_object()
+        interval = app.config["SAGA_LEASE_SECONDS"] / 3
+        token = object()
+        with self._lock:
+            self._working[token] = [app, saga_id, fence, interval, time.monotonic() + interval]
+            # A prefork pool child inherits no thread: each process starts its own.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+                self._thread.start()
+        self._changed.set()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._working.pop(token, None)
+
+    def _beat(self) -> None:
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                due = [(token, entry) for token, entry in self._working.items() if entry[4] <= now]
+                earliest = min((entry[4] for entry in self._working.values()), default=now + 1.0)
+            for token, (app, saga_id, fence, interval, _) in due:
+                if self._renew(app, saga_id, fence):
+                    with self._lock:
+                        if token in self._working:
+                            self._working[token][4] = time.monotonic() + interval
+                else:
+                    with self._lock:
+                        self._working.pop(token, None)  # another writer owns the saga now
+            self._changed.wait(max(0.01, min(1.0, earliest - time.monotonic())))
+            self._changed.clear()
+
+    @staticmethod
+    def _renew(app, saga_id: str, fence: int) -> bool:
         with app.app_context():
-            while not stop.wait(interval):
-                try:
-                    if not saga_log.renew(saga_id, fence):
-                        break
-                    db.session.commit()
-                except Exception as exc:  # a missed beat only shortens the lease
-                    db.session.rollback()
-                    log.warning("saga %s: lease not renewed: %s", saga_id, exc, extra={"saga_id": saga_id})
-            db.session.remove()
+            try:
+                renewed = saga_log.renew(saga_id, fence)
+                db.session.commit()
+                return renewed
+            except Exception as exc:  # a missed beat only shortens the lease; the next one retries
+                db.session.rollback()
+                log.warning("saga %s: lease not renewed: %s", saga_id, exc, extra={"saga_id": saga_id})
+                return True
+            finally:
+                db.session.remove()
 
-    thread = threading.Thread(target=beat, name=f"lease-{saga_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
+
+_heartbeats = _Heartbeats()
+
+
+def heartbeat(saga_id: str, fence: int):
+    """Renew the saga's lease while a step works, so a slow participant is not taken for a crash:
+    every third of the lease, until the step ends or its fence moves on."""
+    return _heartbeats.working(saga_id, fence)

@@ -78,9 +78,7 @@ def reserve_seat(saga: Saga) -> None:
                                    _ttl_ms(hold))
         if taken:
             raise SeatUnavailable("seats taken: " + ", ".join(taken), seats=taken)
-    if saga.hold_id != hold.id:
-        saga.hold_id = hold.id
-        db.session.commit()
+    saga.hold_id = hold.id  # committed with the step's success (app/saga_log.py finish_step)
 
 
 def _ttl_ms(hold: Hold) -> int:
@@ -101,8 +99,7 @@ def authorize_payment(saga: Saga) -> None:
     """Authorize the total on the tokenized card."""
     result = payment_client().authorize(saga.card_token, saga.amount, saga.currency,
                                  idempotency_key=key(saga, "authorize_payment"))
-    saga.payment_authorization_id = result.id
-    db.session.commit()
+    saga.payment_authorization_id = result.id  # committed with the step's success
 
 
 def cancel_payment(saga: Saga) -> None:
@@ -122,8 +119,7 @@ def award_miles(saga: Saga) -> None:
     """Create a pending award: not spendable until the booking is confirmed and it is posted."""
     award = loyalty_client().create_award(str(saga.user_id), saga.miles, reference=saga.id,
                                    idempotency_key=key(saga, "award_miles"))
-    saga.miles_award_id = award.id
-    db.session.commit()
+    saga.miles_award_id = award.id  # committed with the step's success
 
 
 def reverse_miles(saga: Saga) -> None:

@@ -71,29 +71,34 @@ def _moved(saga_id: str, status: str) -> None:
     status_watch.announce(get_redis(), saga_id)
 
 
-def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | None) -> Saga | None:
-    """Record an attempt of `name` (a pending saga starts running); None when fenced off."""
+def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | None,
+               status_before: str | None = None) -> Saga | None:
+    """Record an attempt of `name` (a pending saga starts running); None when fenced off.
+
+    `status_before` is the saga's status as the caller just read it (saves reading it again).
+    The saga returned is this session's, expired by the commit: it reloads on first use.
+    """
     db.session.rollback()
-    was = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
+    if status_before is None:
+        status_before = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
     moves = {"status": SagaStatus.RUNNING} if kind == StepKind.ACTION else {}
     if not _own(saga_id, fence, RUNNABLE[kind], moves):
         db.session.rollback()
         return None
     now = utcnow()
-    db.session.execute(
+    attempts = db.session.execute(
         update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
                                SagaStep.status.not_in(SETTLED))
         .values(status=StepStatus.RUNNING, attempts=SagaStep.attempts + 1, task_id=task_id,
                 started_at=db.func.coalesce(SagaStep.started_at, now))
-    )
+        .returning(SagaStep.attempts)
+    ).scalar_one_or_none()
     db.session.commit()
-    if was == SagaStatus.PENDING and kind == StepKind.ACTION:
+    if status_before == SagaStatus.PENDING and kind == StepKind.ACTION:
         _moved(saga_id, SagaStatus.RUNNING)
-    saga = load(saga_id)
-    step = saga.step(name)
-    log.info("saga %s: %s attempt %d", saga_id, name, step.attempts,
-             extra={"saga_id": saga_id, "step": name, "attempt": step.attempts, "task_id": task_id})
-    return saga
+    log.info("saga %s: %s attempt %d", saga_id, name, attempts or 0,
+             extra={"saga_id": saga_id, "step": name, "attempt": attempts or 0, "task_id": task_id})
+    return db.session.get(Saga, saga_id)
 
 
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
@@ -103,8 +108,11 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
     `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
     A settled step is never changed: a duplicate that failed finds it succeeded and says so.
     `saga_status` moves the saga in the same transaction (the last action confirms it).
+    A success commits what the step itself wrote to the saga row (say, its payment's id) in the
+    same transaction as the log, so a fenced-off writer's facts are rolled back with its log.
     """
-    db.session.rollback()
+    if status != StepStatus.SUCCEEDED:
+        db.session.rollback()
     kind = StepKind.ACTION if name in definition.ACTIONS else StepKind.COMPENSATION
     moves = {"status": saga_status} if saga_status else {}
     if not _own(saga_id, fence, RUNNABLE[kind], moves, extra_seconds=retry_in):

@@ -33,6 +33,7 @@ import redis
 
 from scripts.bench import data, load, report
 from scripts.bench.stack import ROOT, Settings, Stack, log
+from tests.e2e.stack import caller_env
 
 # The systems measured against the saga: the worker that runs each, and how a client starts one.
 COMPARED = ("bare", "celery-saga", "noop")
@@ -117,9 +118,9 @@ class Bench:
             self.stack.start(name)
         # The app and the compared systems' producers read these at import or creation time.
         for name in ("INSTANCE_DIR", "DATABASE_URL", "REDIS_URL", "BENCH_DONE_URL", "PAYMENT_URL",
-                     "LOYALTY_URL", "SECRET_KEY", "PAYMENT_TOKEN", "LOYALTY_TOKEN"):
-            if name in self.stack.env:
-                os.environ[name] = self.stack.env[name]
+                     "LOYALTY_URL", "SECRET_KEY", "BENCH_TOKENIZE_TOKEN"):
+            os.environ[name] = self.stack.env[name]
+        os.environ.update(caller_env("web"))
         os.environ["CELERY_BROKER_URL"] = self.stack.env["BENCH_CHAINS_BROKER_URL"]
         from app import create_app
 
@@ -218,7 +219,7 @@ class Bench:
         try:
             return rounds()
         finally:
-            self.stack.stop(name)
+            self.stack.stop_one(name)
 
     def system_rounds(self, system: str, workers: int, sagas: int | None = None,
                       serial: bool = True) -> dict:
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.run_growth()
         ok = True
     finally:
-        bench.stack.stop_all()
+        bench.stack.stop()
         if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:

@@ -1,9 +1,11 @@
-"""The processes the benchmark measures, started as the Procfile starts them, on free ports.
+"""The processes the benchmark measures: the end-to-end tests' launcher (tests/e2e/stack.py), plus
+the compared systems' workers, the pool sizes asked for, and CPU accounting per process group.
 
-web, payment and loyalty run under gunicorn; the worker is one `celery worker` node whose prefork
-pool has K processes: the saga's (`wsgi.celery_app`), the bare and no-op chains'
-(`scripts.bench.chains.app`) or celery-saga's (`scripts.bench.peer.app`). All load `celeryconfig`,
-so acks_late, prefetch and the rest are the same; the compared systems have a broker DB of their own.
+web, payment and loyalty run under gunicorn as the Procfile runs them; beat runs for the whole
+run; each round has one `celery worker` node whose prefork pool has K processes: the saga's
+(`wsgi.celery_app`), the bare and no-op chains' (`scripts.bench.chains.app`) or celery-saga's
+(`scripts.bench.peer.app`). All load `celeryconfig`, so acks_late, prefetch and the rest are the
+same; the compared systems have a broker DB of their own, so beat's janitor tasks never reach them.
 """
 
 from __future__ import annotations
@@ -11,42 +13,20 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
+from tests.e2e import stack as e2e
+from tests.e2e.stack import LOAD_WITHOUT_SEAT_CAPS, ROOT, VENV_BIN, caller_env, e2e_secret, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+__all__ = ["ROOT", "VENV_BIN", "Settings", "Stack", "log"]
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except Exception:  # not up yet: keep polling until the deadline
-            result = None
-        if result:
-            return result
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass(frozen=True)
@@ -70,6 +50,8 @@ def participant_url(settings: Settings, name: str) -> str:
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The compared systems' workers call the participants as the booking service's worker does.
+WORKER_ROLE = {"chains": "worker", "peer": "worker"}
 
 
 def _cpu(pid: int) -> float:
@@ -80,92 +62,52 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
-class Stack:
+class Stack(e2e.Stack):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ports = {name: free_port() for name in ("web", "payment", "loyalty")}
-        workdir = settings.workdir
-        self.logs = workdir / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            **os.environ,
-            "INSTANCE_DIR": str(workdir),
-            "DATABASE_URL": settings.database_url or f"sqlite:///{workdir / 'booking.db'}",
-            "PAYMENT_DATABASE_URL": participant_url(settings, "payment"),
-            "LOYALTY_DATABASE_URL": participant_url(settings, "loyalty"),
-            "REDIS_URL": f"{settings.redis_base}/{settings.holds_db}",
-            "CELERY_BROKER_URL": f"{settings.redis_base}/{settings.broker_db}",
-            # The compared systems' last task reports here; the holds DB is the benchmark's own anyway.
-            "BENCH_DONE_URL": f"{settings.redis_base}/{settings.holds_db}",
-            "PAYMENT_URL": f"http://127.0.0.1:{self.ports['payment']}",
-            "LOYALTY_URL": f"http://127.0.0.1:{self.ports['loyalty']}",
-            "SECRET_KEY": "bench-secret",
-            "RATELIMIT_ENABLED": "false",
-            # Likewise the seat caps: every client comes from 127.0.0.1 on a fresh account.
-            **{name: "0" for name in ("MAX_HELD_SEATS_PER_FLIGHT", "MAX_HELD_SEATS_PER_ACCOUNT",
-                                      "MAX_HELD_SEATS_NEW_ACCOUNT", "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT",
-                                      "MAX_HELD_SEATS_PER_ADDRESS")},
-            "BENCH_CHAINS_BROKER_URL": f"{settings.redis_base}/{settings.chains_broker_db}",
-            "PYTHONPATH": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.procs: dict[str, subprocess.Popen] = {}
+        holds = f"{settings.redis_base}/{settings.holds_db}"
+        super().__init__(
+            settings.workdir, holds, f"{settings.redis_base}/{settings.broker_db}",
+            DATABASE_URL=settings.database_url or f"sqlite:///{settings.workdir / 'booking.db'}",
+            PAYMENT_DATABASE_URL=participant_url(settings, "payment"),
+            LOYALTY_DATABASE_URL=participant_url(settings, "loyalty"),
+            # The compared systems' last task reports here; the holds DB is the benchmark's own.
+            BENCH_DONE_URL=holds,
+            BENCH_CHAINS_BROKER_URL=f"{settings.redis_base}/{settings.chains_broker_db}",
+            # The bare chain tokenizes as the booking service's API does: with the web's credential.
+            BENCH_TOKENIZE_TOKEN=e2e_secret("payment", "web"),
+            LOG_FORMAT="text",
+            PYTHONPATH=str(ROOT),
+            **LOAD_WITHOUT_SEAT_CAPS,
+        )
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['web']}"
-
-    def _commands(self, workers: int) -> dict[str, list[str]]:
-        bin_ = str(VENV_BIN)
+    def commands(self) -> dict[str, list[str]]:
         s = self.settings
-        worker_flags = ["worker", "--loglevel=INFO", "--pool=prefork", f"--concurrency={workers}",
-                        "--without-gossip", "--without-mingle"]
-        return {
-            "web": [f"{bin_}/gunicorn", "--workers", str(s.web_workers), "--threads", str(s.web_threads),
-                    "--bind", f"127.0.0.1:{self.ports['web']}", "wsgi:app"],
-            # One process each: their SQLite databases take one writer at a time anyway.
-            "payment": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
-                        f"127.0.0.1:{self.ports['payment']}", "app.participants.payment.wsgi:app"],
-            "loyalty": [f"{bin_}/gunicorn", "--workers", "1", "--threads", "8", "--bind",
-                        f"127.0.0.1:{self.ports['loyalty']}", "app.participants.loyalty.wsgi:app"],
-            "worker": [f"{bin_}/celery", "-A", "wsgi.celery_app", *worker_flags],
-            "chains": [f"{bin_}/celery", "-A", "scripts.bench.chains.app", *worker_flags],
-            "peer": [f"{bin_}/celery", "-A", "scripts.bench.peer.app", *worker_flags],
-            "beat": [f"{bin_}/celery", "--quiet", "-A", "wsgi.celery_app", "beat", "--loglevel=INFO"],
-        }
-
-    def _env(self, name: str) -> dict[str, str]:
-        """The Procfile's SERVICE_ROLE of each process; the compared systems' own broker."""
-        role = {"chains": "worker", "peer": "worker"}.get(name, name)
-        env = {**self.env, "SERVICE_ROLE": role if role in ("web", "worker", "beat") else "web"}
-        if name in ("chains", "peer"):
-            env["CELERY_BROKER_URL"] = self.env["BENCH_CHAINS_BROKER_URL"]
-        return env
-
-    def migrate(self) -> None:
-        subprocess.run([f"{VENV_BIN}/flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=self.env,
-                       check=True, capture_output=True)
+        commands = super().commands()
+        commands["web"] = [f"{VENV_BIN}/gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+                           "--workers", str(s.web_workers), "--threads", str(s.web_threads),
+                           "--bind", f"127.0.0.1:{self.ports['web']}", "wsgi:app"]
+        worker = commands["worker"][commands["worker"].index("worker"):]
+        commands["chains"] = [f"{VENV_BIN}/celery", "--quiet", "-A", "scripts.bench.chains.app", *worker]
+        commands["peer"] = [f"{VENV_BIN}/celery", "--quiet", "-A", "scripts.bench.peer.app", *worker]
+        return commands
 
     def start(self, name: str, workers: int = 2) -> subprocess.Popen:
-        with open(self.logs / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(self._commands(workers)[name], cwd=ROOT, env=self._env(name), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[name] = proc
-        if name in self.ports:
-            url = f"http://127.0.0.1:{self.ports[name]}/healthz"
-            wait_for(lambda: httpx.get(url, timeout=1).status_code == 200, what=f"{name} at {url}")
-        elif name != "beat":
-            wait_for(lambda: self._pool_ready(proc, workers), what=f"{name} with {workers} processes")
+        """Start one process; a worker node with `workers` prefork processes, waited for until ready."""
+        if name not in ("worker", "chains", "peer"):
+            return super().start(name)
+        env = caller_env(WORKER_ROLE.get(name, name))
+        if name in WORKER_ROLE:
+            env["CELERY_BROKER_URL"] = self.env["BENCH_CHAINS_BROKER_URL"]
+        proc = super().start(name, args=("--pool=prefork", f"--concurrency={workers}"), **env)
+        wait_for(lambda: self._pool_ready(name, proc, workers), timeout=60,
+                 what=f"{name} with {workers} processes")
         return proc
 
-    def _pool_ready(self, proc: subprocess.Popen, workers: int) -> bool:
+    def _pool_ready(self, name: str, proc: subprocess.Popen, workers: int) -> bool:
         if proc.poll() is not None:
-            raise RuntimeError(f"worker exited with {proc.returncode}; see {self.logs}")
-        return len(self.children(proc.pid)) >= workers and "ready." in self._log_text(proc)
-
-    def _log_text(self, proc: subprocess.Popen) -> str:
-        name = next(n for n, p in self.procs.items() if p is proc)
-        return (self.logs / f"{name}.log").read_text(errors="replace")
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.logs}")
+        return len(self.children(proc.pid)) >= workers and "ready." in self.log_of(name)
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU of each running process group so far (process and its descendants)."""
@@ -182,7 +124,7 @@ class Stack:
         path = Path(f"/proc/{pid}/task/{pid}/children")
         return [int(p) for p in path.read_text().split()] if path.exists() else []
 
-    def stop(self, name: str) -> None:
+    def stop_one(self, name: str) -> None:
         """Warm shutdown (SIGTERM to the group): unacked messages go back to the queue at once."""
         proc = self.procs.pop(name, None)
         if proc is None:
@@ -195,7 +137,3 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)

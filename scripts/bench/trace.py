@@ -139,10 +139,9 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
 
 
 def _acting_as(app, role: str) -> None:
-    """This process's participant clients with `role`'s development credential (app/config.py)."""
+    """This process's participant clients with `role`'s credential, as the stack gave it out."""
     from app import participants
-    from app.config import DEV_CREDENTIALS
+    from tests.e2e.stack import caller_env
 
-    for service in ("payment", "loyalty"):
-        app.config[f"{service.upper()}_TOKEN"] = DEV_CREDENTIALS[service][role][1]
+    app.config.update({name: value for name, value in caller_env(role).items() if name.endswith("_TOKEN")})
     participants.init_app(app)

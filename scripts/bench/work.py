@@ -16,7 +16,7 @@ import redis
 import sqlalchemy as sa
 
 from app import seat_holds
-from app.config import DEV_CREDENTIALS, from_env
+from app.config import from_env
 from app.participants.loyalty.client import LoyaltyClient
 from app.participants.payment.client import PaymentClient
 from scripts.bench.load import CARD
@@ -43,8 +43,8 @@ def _clients() -> tuple[PaymentClient, LoyaltyClient, redis.Redis, sa.Engine, Pa
                 "read_timeout": config["PARTICIPANT_READ_TIMEOUT"]}
     engine = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"])
     metadata.create_all(engine, checkfirst=True)
-    # The booking service tokenizes in its API process, under the web's (development) credential.
-    tokenizer = PaymentClient(config["PAYMENT_URL"], token=DEV_CREDENTIALS["payment"]["web"][1], **timeouts)
+    # The booking service tokenizes in its API process, under the web's credential.
+    tokenizer = PaymentClient(config["PAYMENT_URL"], token=os.environ["BENCH_TOKENIZE_TOKEN"], **timeouts)
     return (PaymentClient(config["PAYMENT_URL"], token=config["PAYMENT_TOKEN"], **timeouts),
             LoyaltyClient(config["LOYALTY_URL"], token=config["LOYALTY_TOKEN"], **timeouts),
             redis.Redis.from_url(config["REDIS_URL"]), engine, tokenizer)
