@@ -107,11 +107,12 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
         client_address=client_address,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
         fence=1, lease_expires_at=utcnow() + grace,
+        # Given before the flush: assigned after it, the (empty) collection would be read first.
+        steps=[SagaStep(name=name, kind=StepKind.ACTION, position=position)
+               for position, name in enumerate(definition.ACTION_NAMES, 1)],
     )
     db.session.add(saga)
     db.session.flush()
-    saga.steps = [SagaStep(name=name, kind=StepKind.ACTION, position=position)
-                  for position, name in enumerate(definition.ACTION_NAMES, 1)]
     if hold is not None:
         _adopt(hold, saga)
     if idempotency_key:

@@ -104,7 +104,7 @@ def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
 
 
 def _current(saga_id: str, fence: int, kind: str) -> Saga | Fenced:
-    saga = saga_log.load(saga_id)
+    saga = saga_log.load(saga_id, with_steps=True)
     if saga is None:
         return Fenced("no such saga")
     if saga.fence != fence:

@@ -41,10 +41,8 @@ def saga_hold(saga: Saga) -> Hold | None:
 
 def keep_hold_for_next_step(saga: Saga) -> None:
     """The saga's deadline is its hold: no step starts with less hold left than it may need."""
-    if saga.pivoted_at is not None:  # the ticket is issued (in the pivot's transaction): no hold needed
-        return
     hold = saga_hold(saga)
-    if hold is None:
+    if hold is None or saga.ticket is not None:
         return
     config = current_app.config
     # Capped by what an extension can give, so short holds confirm too (see step_budget_seconds).

@@ -10,10 +10,13 @@ moved on returns None/False: its caller has been fenced off and does nothing mor
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from app import saga as definition
 from app import status_watch
@@ -37,10 +40,11 @@ IN_FLIGHT = (SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.COMPENSATING, Sa
 SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
 
-def load(saga_id: str) -> Saga | None:
-    """The saga as the database has it now, not as this session last saw it."""
+def load(saga_id: str, *, with_steps: bool = False) -> Saga | None:
+    """The saga as the database has it now, not as this session last saw it (with its steps in
+    the same query, when the caller reads them)."""
     db.session.expire_all()
-    return db.session.get(Saga, saga_id)
+    return db.session.get(Saga, saga_id, options=[joinedload(Saga.steps)] if with_steps else ())
 
 
 def lease(extra_seconds: float = 0, now: datetime | None = None) -> datetime:
@@ -75,12 +79,17 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
                status_before: str | None = None) -> Saga | None:
     """Record an attempt of `name` (a pending saga starts running); None when fenced off.
 
-    `status_before` is the saga's status as the caller just read it (saves reading it again).
-    The saga returned is this session's, expired by the commit: it reloads on first use.
+    `status_before` is the saga's status as the caller just read it: it is not read again, and
+    the caller's loaded saga stays loaded. Otherwise the saga returned reloads on first use.
     """
-    db.session.rollback()
-    if status_before is None:
+    read_before = status_before is None
+    if read_before:
+        db.session.rollback()
         status_before = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
+    else:
+        # End the read's transaction first (SQLite cannot upgrade a stale read snapshot to a write).
+        with _keeping_loaded():
+            db.session.commit()
     moves = {"status": SagaStatus.RUNNING} if kind == StepKind.ACTION else {}
     if not _own(saga_id, fence, RUNNABLE[kind], moves):
         db.session.rollback()
@@ -93,12 +102,28 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
                 started_at=db.func.coalesce(SagaStep.started_at, now))
         .returning(SagaStep.attempts)
     ).scalar_one_or_none()
-    db.session.commit()
+    if read_before:
+        db.session.commit()
+    else:
+        # The caller's saga stays loaded (no read again): what this write changed (status, lease,
+        # the step row) the step does not read, and its success is written by fenced UPDATEs too.
+        with _keeping_loaded():
+            db.session.commit()
     if status_before == SagaStatus.PENDING and kind == StepKind.ACTION:
         _moved(saga_id, SagaStatus.RUNNING)
     log.info("saga %s: %s attempt %d", saga_id, name, attempts or 0,
              extra={"saga_id": saga_id, "step": name, "attempt": attempts or 0, "task_id": task_id})
     return db.session.get(Saga, saga_id)
+
+
+@contextmanager
+def _keeping_loaded() -> Iterator[None]:
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 
 
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
