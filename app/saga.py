@@ -74,17 +74,12 @@ def reserve_seat(saga: Saga) -> None:
     elif not hold.is_active():
         raise HoldExpired(f"hold {hold.id} is {hold.public_status}")
     else:
-        taken = seat_holds.acquire(get_redis(), hold.flight_id, hold.seats, hold.token,
-                                   _ttl_ms(hold))
+        taken = holds.reclaim_keys(hold)
         if taken:
             raise SeatUnavailable("seats taken: " + ", ".join(taken), seats=taken)
     if saga.hold_id != hold.id:
         saga.hold_id = hold.id
         db.session.commit()
-
-
-def _ttl_ms(hold: Hold) -> int:
-    return max(1, int((hold.expires_at - utcnow()).total_seconds() * 1000))
 
 
 def cancel_seat(saga: Saga) -> None:

@@ -7,7 +7,6 @@ from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
 from app.api import BEARER, problem_responses
-from app.api.problems import Problem
 from app.api.schemas.accounts import AccountSchema, CredentialsSchema, MeSchema, RegisterSchema, TokenSchema
 from app.auth import (
     bearer_token,
@@ -18,7 +17,7 @@ from app.auth import (
     revoke_token,
     verify_password,
 )
-from app.errors import SagaError
+from app.errors import Refusal, SagaError
 from app.extensions import db
 from app.models import User
 from app.web.session import end_session
@@ -26,8 +25,8 @@ from app.web.session import end_session
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and bearer tokens.")
 
 
-def _email_taken(email: str) -> Problem:
-    return Problem(409, f"An account with {email} exists already.", type="email-taken")
+def _email_taken(email: str) -> Refusal:
+    return Refusal(409, f"An account with {email} exists already.", type="email-taken")
 
 
 @blp.post("/auth/register")
@@ -55,7 +54,7 @@ def register(data: dict) -> User:
 def token(data: dict) -> dict:
     user = db.session.execute(db.select(User).filter_by(email=data["email"])).scalar_one_or_none()
     if not verify_password(user, data["password"]):
-        raise Problem(
+        raise Refusal(
             401, "Wrong email or password.", headers={"WWW-Authenticate": 'Bearer realm="api"'}
         )
     access_token, expires_in = issue_token(user)

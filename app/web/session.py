@@ -21,8 +21,8 @@ from flask_wtf.csrf import CSRFProtect, validate_csrf
 from wtforms import ValidationError
 
 from app.api import API_PREFIX
-from app.api.problems import Problem
 from app.auth import SESSION_GENERATION, bearer_token, end_browser_sessions
+from app.errors import Refusal
 from app.models import User
 
 csrf = CSRFProtect()
@@ -60,7 +60,7 @@ def check_csrf() -> None:
             try:
                 validate_csrf(request.headers.get(CSRF_HEADER))
             except ValidationError as exc:
-                raise Problem(
+                raise Refusal(
                     400,
                     f"{exc.args[0]} A call authenticated by the session cookie sends the page's "
                     f"CSRF token in the {CSRF_HEADER} header.",
