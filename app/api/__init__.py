@@ -12,8 +12,8 @@ from flask_smorest import Api, Blueprint
 from app.api import problems
 from app.api.schemas.common import ProblemSchema
 from app.errors import Refusal
+from app.security import API_PREFIX
 
-API_PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
