@@ -23,11 +23,17 @@ from flask.testing import FlaskClient
 from app.config import DEV_CREDENTIALS
 from app.participants.loyalty.client import LoyaltyClient
 from app.participants.loyalty.service import create_app as create_loyalty_app
-from app.participants.payment.client import PaymentClient
+from app.participants.payment.client import Payment, PaymentClient
 from app.participants.payment.service import create_app as create_payment_app
+from app.participants.service_client import segment
 
 PAYMENT_URL = "http://payment.test"
 LOYALTY_URL = "http://loyalty.test"
+
+
+def payment_by_id(payment: PaymentClient, payment_id: str) -> Payment:
+    """GET /payments/{id} through the client's transport (the app itself finds payments by key)."""
+    return Payment.from_json(payment._call("GET", f"/payments/{segment(payment_id)}"))
 
 
 def scopes_of(service: str) -> dict[str, str]:

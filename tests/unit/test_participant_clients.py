@@ -21,7 +21,7 @@ from app.errors import (
 from app.participants import loyalty_client, payment_client
 from app.participants.loyalty.client import Award, Balance, LoyaltyClient
 from app.participants.payment.client import CardToken, Payment, PaymentClient
-from tests.participants import secret_of, wire_participants
+from tests.participants import payment_by_id, secret_of, wire_participants
 
 NEXT_YEAR = date.today().year + 1
 
@@ -133,7 +133,7 @@ def test_void_capture_refund(payment):
     assert (captured.status, captured.captured_amount) == ("captured", Decimal("45.00"))
     refunded = payment.refund(kept.id, Decimal("45.00"), idempotency_key="r-2")
     assert (refunded.status, refunded.refunded_amount) == ("refunded", Decimal("45.00"))
-    assert payment.get(kept.id) == refunded
+    assert payment_by_id(payment, kept.id) == refunded
 
 
 @pytest.mark.parametrize(("attempt", "status", "code"), [
@@ -147,7 +147,7 @@ def test_other_refusals_raise_participant_rejected_with_status_and_code(payment,
     calls = {
         "capture after void": lambda: payment.capture(voided.id, Decimal("1.00"), idempotency_key="c-3"),
         "key reused for a refund": lambda: payment.refund(voided.id, Decimal("1.00"), idempotency_key="v-3"),
-        "unknown payment": lambda: payment.get("no-such-payment"),
+        "unknown payment": lambda: payment_by_id(payment, "no-such-payment"),
     }
     with pytest.raises(ParticipantRejected) as raised:
         calls[attempt]()
@@ -314,7 +314,7 @@ def test_every_call_carries_the_timeouts_and_every_write_its_key():
     client.tokenize("4242424242424242", 12, NEXT_YEAR, "123")
     client.authorize("tok_1", Decimal("1.00"), "USD", idempotency_key="k-auth")
     client.lookup("k-auth")
-    client.get("pay-1")
+    payment_by_id(client, "pay-1")
     client.void("pay-1", idempotency_key="k-void")
     client.capture("pay-1", Decimal("1.00"), idempotency_key="k-capture")
     client.refund("pay-1", Decimal("1.00"), idempotency_key="k-refund")

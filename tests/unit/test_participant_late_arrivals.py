@@ -28,7 +28,7 @@ from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
 from app.settings_check import UnworkableSettings
-from tests.participants import build_payment_app, secret_of
+from tests.participants import build_payment_app, payment_by_id, secret_of
 
 NEXT_YEAR = date.today().year + 1
 APPROVED = "4242424242424242"
@@ -91,14 +91,14 @@ def test_cancel_payment_voids_an_authorization(saga, participants):
     payment_id = authorize_for(saga, participants)
     definition.cancel_payment(saga)
     definition.cancel_payment(saga)  # a compensation may run twice
-    assert participants.payment.get(payment_id).status == "voided"
+    assert payment_by_id(participants.payment, payment_id).status == "voided"
 
 
 def test_cancel_payment_refunds_a_capture(saga, participants):
     payment_id = authorize_for(saga, participants)
     participants.payment.capture(payment_id, saga.amount, idempotency_key=definition.key(saga, "capture"))
     definition.cancel_payment(saga)
-    refunded = participants.payment.get(payment_id)
+    refunded = payment_by_id(participants.payment, payment_id)
     assert (refunded.status, refunded.refunded_amount) == ("refunded", saga.amount)
 
 

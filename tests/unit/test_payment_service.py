@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from app.participants.payment import operations, views
+from app.participants import idempotency
+from app.participants.payment import operations
 from app.participants.payment.models import Payment, db
 
 NEXT_YEAR = date.today().year + 1
@@ -372,7 +373,7 @@ def test_a_cancel_committed_while_the_authorize_runs_wins(api, payment_app, monk
 def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app, monkeypatch):
     token = tokenize(api)
     body = {"token": token, "amount": "120.00", "currency": "USD"}
-    real_target, authorized_meanwhile = views.cancel_target, []
+    real_target, authorized_meanwhile = idempotency.cancel_target, []
 
     def authorize_meanwhile(*args, **kwargs):
         found = real_target(*args, **kwargs)  # nothing yet: a tombstone is on its way in
@@ -381,7 +382,7 @@ def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app
                 lambda: post(payment_app.test_client(), "/payments", body, key="race-2")))
         return found
 
-    monkeypatch.setattr(views, "cancel_target", authorize_meanwhile)
+    monkeypatch.setattr(idempotency, "cancel_target", authorize_meanwhile)
     cancelled = cancel(api, "race-2").get_json()
     assert authorized_meanwhile[0].status_code == 201
     assert (cancelled["payment"]["id"], cancelled["payment"]["status"]) == (

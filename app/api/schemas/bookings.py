@@ -65,6 +65,7 @@ class StepErrorSchema(Schema):
 class StepSchema(Schema):
     name = fields.String(metadata={"example": "authorize_payment"})
     kind = fields.String(metadata={"enum": ["action", "compensation"]})
+    # API.md's words: StepStatus, and "skipped", which the contract keeps though no step is skipped.
     status = fields.String(
         metadata={"enum": ["pending", "running", "succeeded", "failed", "skipped", "debt"]})
     attempts = fields.Integer()
