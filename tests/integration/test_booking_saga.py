@@ -9,18 +9,9 @@ from app.errors import TransientError
 from app.extensions import db
 from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
+from tests.conftest import APPROVED, DECLINED, NO_FUNDS, PROCESSOR_DOWN, book
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import (
-    APPROVED,
-    DECLINED,
-    NO_FUNDS,
-    PROCESSOR_DOWN,
-    assert_confirmed,
-    assert_undone,
-    book,
-    seat_status,
-    step_names,
-)
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, seat_status, step_names
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.models import Saga
+from tests.conftest import book, card
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import book, card
 
 pytestmark = pytest.mark.integration
 

@@ -19,22 +19,15 @@ from app.errors import CardDeclined
 from app.extensions import db
 from app.models import Hold, Saga, TicketSeat
 from app.models.types import utcnow
-from app.tasks import saga as saga_tasks
-from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
+from tests.integration.saga_helpers import WorkerKilled, assert_confirmed, assert_undone, award_of, payment_of
 
 pytestmark = pytest.mark.integration
 
 
-class WorkerKilled(BaseException):
-    """Stands for SIGKILL: nothing after it runs, no handler catches it."""
-
-
 @pytest.fixture
-def saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
+def saga(live_app, make_saga) -> Saga:
     """A saga written by the API but not enqueued: the test makes every delivery itself."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-    response = book(client, auth_headers(make_user()), make_flight().id, ["7A", "7B"])
-    return db.session.get(Saga, response.json["id"])
+    return make_saga(seats=["7A", "7B"])
 
 
 def deliver(saga_id: str, names: list[str] | tuple[str, ...], fence: int) -> engine.Outcome:

@@ -9,7 +9,8 @@ import pytest
 from app.extensions import db
 from app.models import Hold, Saga
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import stub_enqueue
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from app.participants.idempotency import fingerprint
 from app.participants.payment.cards import luhn_ok
 from app.participants.payment.models import IdempotencyRecord
 from app.participants.payment.models import db as payment_db
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import stub_enqueue
 
 VISA = "4242424242424242"
 

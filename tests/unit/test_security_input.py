@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from app.extensions import db, get_redis
 from app.models import Hold, IdempotencyKey, Saga
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import stub_enqueue
 from tests.unit.web_browser import Browser
 
 BOOKINGS = "/api/v1/bookings"
@@ -22,11 +23,6 @@ CARD_NUMBER = "4242424242424242"
 @pytest.fixture
 def sent(monkeypatch):
     return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
 
 
 @pytest.fixture

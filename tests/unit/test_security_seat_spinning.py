@@ -14,7 +14,8 @@ import pytest
 from app.extensions import db
 from app.models import Saga, User
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import stub_enqueue
 
 SPINNER = "203.0.113.66"
 # The defaults of app/config.py; tests/conftest.py turns the per-address caps off for the rest.
