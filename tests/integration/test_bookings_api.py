@@ -6,7 +6,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Saga
-from tests.conftest import book, card
+from tests.conftest import APPROVED, book, card
 from tests.integration.conftest import wait_terminal
 
 pytestmark = pytest.mark.integration
@@ -93,7 +93,7 @@ def test_invalid_bookings_are_422_and_change_nothing(body, field, live_app, clie
     assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 0
 
 
-@pytest.mark.parametrize("number, exp_year", [("4242424242424241", 2031), ("4242424242424242", 2020)])
+@pytest.mark.parametrize("number, exp_year", [("4242424242424241", 2031), (APPROVED, 2020)])
 def test_an_invalid_card_is_refused_before_any_saga(number, exp_year, live_app, client, make_user,
                                                     auth_headers, make_flight):
     flight = make_flight()

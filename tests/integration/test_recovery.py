@@ -14,7 +14,7 @@ from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
 from app.tasks import maintenance
 from app.tasks import saga as saga_tasks
-from tests.conftest import book
+from tests.conftest import DECLINED, NO_FUNDS, book
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, seat_status
 
@@ -98,7 +98,7 @@ def test_a_debt_is_paid_by_the_janitor_and_the_saga_settles(live_app, client, ma
 
     monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", down)
     saga_id = book(client, auth_headers(make_user()), make_flight().id, ["11E"],
-                   number="4000000000009995").json["id"]
+                   number=NO_FUNDS).json["id"]
     saga = wait_terminal(saga_id)
     assert saga.status == "needs_attention"
     assert maintenance.retry_debts.run() == {"sagas_settled": 0}  # not due yet
@@ -122,7 +122,7 @@ def test_an_admin_retries_a_saga_that_needs_attention(live_app, client, make_use
     real = definition.COMPENSATIONS["cancel_seat"]
     monkeypatch.setitem(definition.COMPENSATIONS, "cancel_seat",
                         lambda saga: (_ for _ in ()).throw(TransientError("redis away")))
-    saga_id = book(client, traveller, make_flight().id, ["11F"], number="4000000000000002").json["id"]
+    saga_id = book(client, traveller, make_flight().id, ["11F"], number=DECLINED).json["id"]
     assert wait_terminal(saga_id).status == "needs_attention"
 
     listed = client.get("/api/v1/admin/sagas?status=needs_attention", headers=admin).json

@@ -28,10 +28,10 @@ from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
 from app.settings_check import UnworkableSettings
+from tests.conftest import APPROVED
 from tests.participants import build_payment_app, payment_by_id, secret_of
 
 NEXT_YEAR = date.today().year + 1
-APPROVED = "4242424242424242"
 
 BOOKING_TOKEN = secret_of("payment", "booking")
 

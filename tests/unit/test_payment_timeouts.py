@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 
 from app.errors import PaymentUnavailable
 from app.participants.payment.client import PaymentClient
+from tests.conftest import APPROVED
 from tests.participants import secret_of
 
 LATENCY_MS = 500
@@ -36,7 +37,7 @@ def test_an_authorize_slower_than_the_read_timeout_is_payment_unavailable(slow_p
     impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
     try:
         started = time.monotonic()
-        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        token = patient.tokenize(APPROVED, 12, date.today().year + 1, "123")
         assert time.monotonic() - started >= LATENCY_MS / 1000
 
         with pytest.raises(PaymentUnavailable, match="timed out"):
@@ -58,7 +59,7 @@ def test_latency_before_the_work_lands_it_after_the_caller_gave_up(payment_app, 
     patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
     impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
     try:
-        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        token = patient.tokenize(APPROVED, 12, date.today().year + 1, "123")
         payment_app.config["PAYMENT_LATENCY_MS"] = 1000  # far beyond the timeout: room for the lookup
         with pytest.raises(PaymentUnavailable, match="timed out"):
             impatient.authorize(token.token, Decimal("120.00"), "USD", idempotency_key="late-1")
