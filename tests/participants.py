@@ -13,12 +13,16 @@ themselves build bare clients (tests/unit/test_participant_trust.py).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from app.config import DEV_CREDENTIALS
 from app.participants.loyalty.client import LoyaltyClient
@@ -29,6 +33,26 @@ from app.participants.service_client import segment
 
 PAYMENT_URL = "http://payment.test"
 LOYALTY_URL = "http://loyalty.test"
+
+
+@contextmanager
+def served(service_app: Flask) -> Iterator[str]:
+    """The service on a free 127.0.0.1 port, a real socket, so client timeouts are real; its URL."""
+    server = make_server("127.0.0.1", 0, service_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def payment_over_socket(url: str, read_timeout: float) -> PaymentClient:
+    """A booking-side payment client of `url` that waits `read_timeout` seconds for an answer."""
+    return PaymentClient(url, connect_timeout=1.0, read_timeout=read_timeout,
+                         token=secret_of("payment", "booking"))
 
 
 def payment_by_id(payment: PaymentClient, payment_id: str) -> Payment:

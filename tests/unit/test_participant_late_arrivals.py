@@ -8,14 +8,12 @@ had been done under it yet.
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from flask import request, request_finished
-from werkzeug.serving import make_server
 
 from app import saga as definition
 from app.errors import BusinessError, PaymentUnavailable
@@ -24,16 +22,13 @@ from app.models import Saga, SagaStatus
 from app.participants.loyalty.client import Balance
 from app.participants.loyalty.models import Award
 from app.participants.loyalty.models import db as loyalty_db
-from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
 from app.settings_check import UnworkableSettings
 from tests.conftest import APPROVED
-from tests.participants import build_payment_app, payment_by_id, secret_of
+from tests.participants import build_payment_app, payment_by_id, payment_over_socket, served
 
 NEXT_YEAR = date.today().year + 1
-
-BOOKING_TOKEN = secret_of("payment", "booking")
 
 
 @pytest.fixture
@@ -123,13 +118,8 @@ LATENCY_MS = 1000
 def late_payment_url(payment_app):
     """The payment service on a free 127.0.0.1 port, its latency (when set) spent before the work."""
     payment_app.config["PAYMENT_LATENCY_AT"] = "before"
-    server = make_server("127.0.0.1", 0, payment_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with served(payment_app) as url:
+        yield url
 
 
 def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(app, saga, payment_app,
@@ -137,9 +127,9 @@ def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(a
     answers = []
     request_finished.connect(lambda sender, response: answers.append((request.path, response.status_code)),
                              payment_app, weak=False)
-    saga_client = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
+    saga_client = payment_over_socket(late_payment_url, read_timeout=5.0)
     app.extensions["payment"] = saga_client
-    impatient = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
+    impatient = payment_over_socket(late_payment_url, read_timeout=0.25)
     try:
         token = saga_client.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
         payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS
