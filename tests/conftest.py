@@ -244,6 +244,13 @@ def participants(app, tmp_path, payment_app, loyalty_app):
 
 
 @pytest.fixture
+def faults(app):
+    """The faults (tests/faults.py) of the participants wired to `app` (``participants``, or the
+    integration app, which wires them itself)."""
+    return app.extensions["participant_faults"]
+
+
+@pytest.fixture
 def insert_hold(app):
     """A hold row as the holds module leaves it, without touching Redis."""
     import secrets

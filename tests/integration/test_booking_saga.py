@@ -61,16 +61,6 @@ def _expire_hold_after_award(monkeypatch):
     monkeypatch.setitem(definition.ACTIONS, "award_miles", award_then_lapse)
 
 
-def _loyalty_down_for_awards(monkeypatch):
-    """Fault: the loyalty service cannot be reached while the award is made."""
-    def unreachable(saga: Saga) -> None:
-        from app.errors import LoyaltyUnavailable
-
-        raise LoyaltyUnavailable("connection refused")
-
-    monkeypatch.setitem(definition.ACTIONS, "award_miles", unreachable)
-
-
 def _seat_sold_before(client, make_user, auth_headers, flight):
     other = make_user()
     first = book(client, auth_headers(other), flight.id, ["12B"])
@@ -94,14 +84,14 @@ FAILURES = {
 
 @pytest.mark.parametrize("case", FAILURES)
 def test_a_failing_step_compensates_newest_first(case, live_app, worker, client, traveller, make_flight,
-                                                 make_user, auth_headers, monkeypatch):
+                                                 make_user, auth_headers, monkeypatch, faults):
     number, fault, failed_step, reason, compensations = FAILURES[case]
     user, headers = traveller
     flight = make_flight()
     if fault == "hold":
         _expire_hold_after_award(monkeypatch)
     elif fault == "loyalty":
-        _loyalty_down_for_awards(monkeypatch)
+        faults.fail_before("loyalty", "POST", "^/awards$")  # the award cannot reach the service
     elif fault == "sold":
         _seat_sold_before(client, make_user, auth_headers, flight)
 

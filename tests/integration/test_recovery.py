@@ -90,20 +90,15 @@ def test_the_sweep_compensates_a_saga_whose_hold_lapsed_while_payment_was_slow(
 
 
 def test_a_debt_is_paid_by_the_janitor_and_the_saga_settles(live_app, client, make_user, auth_headers,
-                                                            make_flight, monkeypatch, worker):
-    real = definition.COMPENSATIONS["cancel_payment"]
-
-    def down(saga):
-        raise TransientError("payment service down")
-
-    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", down)
+                                                            make_flight, faults, worker):
+    faults.fail_before("payment", "POST", "^/operations/.+/cancel$")  # cancel_payment cannot reach it
     saga_id = book(client, auth_headers(make_user()), make_flight().id, ["11E"],
                    number=NO_FUNDS).json["id"]
     saga = wait_terminal(saga_id)
     assert saga.status == "needs_attention"
     assert maintenance.retry_debts.run() == {"sagas_settled": 0}  # not due yet
 
-    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", real)
+    faults.clear()
     db.session.execute(db.update(Debt).values(next_attempt_at=utcnow()))
     db.session.commit()
     assert maintenance.retry_debts.run() == {"sagas_settled": 1}
