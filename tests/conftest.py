@@ -278,6 +278,25 @@ def insert_hold(app):
 
 
 @pytest.fixture
+def insert_saga(app, make_user, make_flight):
+    """A bare saga row in `status`, without steps, of one user on one flight (for counting and
+    for calling a step's function directly); make_saga writes one as the API does."""
+    from decimal import Decimal
+
+    user, flight = make_user(), make_flight()
+
+    def insert(status: str = SagaStatus.PENDING, **values: object) -> Saga:
+        row = {"seats": ["6A"], "amount": Decimal("150.00"), "currency": flight.currency, "miles": 150,
+               "card_token": "tok_x", "card_brand": "visa", "card_last4": "4242", **values}
+        saga = Saga(user_id=user.id, flight_id=flight.id, status=status, **row)
+        db.session.add(saga)
+        db.session.commit()
+        return saga
+
+    return insert
+
+
+@pytest.fixture
 def insert_ticket(app):
     """A confirmed saga with its ticket on `seats`, as confirm_booking leaves them."""
     import secrets

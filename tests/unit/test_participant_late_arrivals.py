@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from flask import request, request_finished
 
 from app import saga as definition
 from app.errors import BusinessError, PaymentUnavailable
-from app.extensions import db
 from app.models import Saga, SagaStatus
 from app.participants.loyalty.client import Balance
 from app.participants.loyalty.models import Award
@@ -32,15 +30,9 @@ NEXT_YEAR = date.today().year + 1
 
 
 @pytest.fixture
-def saga(app, make_user, make_flight) -> Saga:
+def saga(insert_saga) -> Saga:
     """A saga that is compensating: its authorize and award may still be on their way."""
-    user, flight = make_user(), make_flight()
-    saga = Saga(user_id=user.id, flight_id=flight.id, seats=["1A"], amount=Decimal("150.00"),
-                currency=flight.currency, miles=300, status=SagaStatus.COMPENSATING,
-                card_token="tok_unused", card_brand="visa", card_last4="4242")
-    db.session.add(saga)
-    db.session.commit()
-    return saga
+    return insert_saga(SagaStatus.COMPENSATING, seats=["1A"], miles=300)
 
 
 def count(service_app, model) -> int:
