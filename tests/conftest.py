@@ -164,6 +164,20 @@ def auth_headers(app):
 
 
 @pytest.fixture
+def ada(make_user, auth_headers) -> dict:
+    """The bearer headers of a traveller, Ada."""
+    return auth_headers(make_user("ada@example.com"))
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, str]]:
+    """What the API would have sent to the broker; nothing is sent."""
+    from tests.security_world import stub_enqueue
+
+    return stub_enqueue(monkeypatch)
+
+
+@pytest.fixture
 def make_flight(app):
     def make(number: str = "SA900", origin: str = "LHR", destination: str = "JFK",
              departs_at: datetime | None = None, **kwargs):

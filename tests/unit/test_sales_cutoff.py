@@ -10,17 +10,6 @@ from app.extensions import db
 from app.models import Hold, Saga
 from app.models.types import utcnow
 from tests.conftest import card
-from tests.security_world import stub_enqueue
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user())
 
 
 def departing_in(make_flight, minutes: float, number: str = "SA500"):

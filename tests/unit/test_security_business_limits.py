@@ -5,26 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from app.extensions import db
 from app.models import Hold, Saga
 from app.models.types import utcnow
 from tests.conftest import book
-from tests.security_world import stub_enqueue
 
 NINE = [f"{row}A" for row in range(6, 15)]
 TEN = [*NINE, "15A"]
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user())
 
 
 def hold(client, flight, headers, seats):

@@ -13,20 +13,9 @@ from hypothesis import strategies as st
 from app.extensions import db, get_redis
 from app.models import Hold, IdempotencyKey, Saga
 from tests.conftest import APPROVED, DECLINED, card
-from tests.security_world import stub_enqueue
 from tests.unit.web_browser import Browser
 
 BOOKINGS = "/api/v1/bookings"
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user("ada@example.com"))
 
 
 @pytest.fixture
