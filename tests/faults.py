@@ -92,6 +92,11 @@ class FaultyTransport(httpx.BaseTransport):
         self.service = service
         self.faults = faults
 
+    @property
+    def app(self):
+        """The service behind the transport (httpx.WSGITransport's own attribute)."""
+        return self.inner.app
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         fault = self.faults.take(self.service, request)
         if fault is None:
