@@ -12,11 +12,10 @@ Why each reliability setting is here (notes: README "Crash recovery"):
 
 from __future__ import annotations
 
-import os
+from app.config import broker_url_from_env, number
 
-from app.config import number
-
-broker_url = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+# The app's CELERY_BROKER_URL overrides it (app/__init__.py), so a test's broker wins.
+broker_url = broker_url_from_env()
 VISIBILITY_TIMEOUT = number("CELERY_VISIBILITY_TIMEOUT", 120, int)
 
 task_serializer = "json"

@@ -14,7 +14,7 @@ from flask_login import LoginManager
 from flask_login import current_user as session_user
 from sqlalchemy import update
 
-from app.api.problems import Problem
+from app.errors import Refusal
 from app.extensions import db
 from app.models import ApiToken, User
 from app.models.types import utcnow
@@ -103,7 +103,7 @@ def current_user() -> User | None:
 def require_user() -> User:
     user = current_user()
     if user is None:
-        raise Problem(
+        raise Refusal(
             401,
             "Send a valid bearer token (POST /api/v1/auth/token) or log in.",
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
@@ -124,7 +124,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not require_user().is_admin:
-            raise Problem(403, "This needs an administrator.")
+            raise Refusal(403, "This needs an administrator.")
         return view(*args, **kwargs)
 
     return wrapper

@@ -15,21 +15,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app import hold_limits
 from app import saga as definition
-from app.catalog import SalesClosed, check_sales_open, quote
+from app.catalog import check_sales_open, quote, sales_closed
+from app.errors import HoldLimitReached, Refusal
 from app.extensions import db
 from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, User
 from app.models.types import utcnow
 from app.participants import payment_client
 
 log = logging.getLogger("saga")
-
-
-class BookingRefused(Exception):
-    """The request cannot start a saga: `status` and `kind` say how the API answers."""
-
-    def __init__(self, status: int, kind: str, detail: str, **extra: object) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.detail, self.extra = status, kind, detail, extra
 
 
 @dataclass(frozen=True)
@@ -62,8 +55,8 @@ def _replay(user: User, idempotency_key: str, fingerprint: str) -> Saga | None:
     if claimed is None or claimed.expires_at <= utcnow():
         return None
     if claimed.request_hash != fingerprint:
-        raise BookingRefused(422, "idempotency-key-reused",
-                             "This Idempotency-Key was used with a different request body.")
+        raise Refusal(422, "This Idempotency-Key was used with a different request body.",
+                      type="idempotency-key-reused")
     return db.session.get(Saga, claimed.saga_id)
 
 
@@ -82,7 +75,11 @@ def _drop_expired_claim(user: User, idempotency_key: str) -> None:
 
 def start_booking(user: User, body: dict, idempotency_key: str | None,
                   client_address: str | None = None) -> Started:
-    """Validate, tokenize the card, commit the saga and its key together; the caller enqueues."""
+    """Validate, tokenize the card, commit the saga and its key together; the caller enqueues.
+
+    Refuses (app/errors.py) with what the API answers: Refusal, SalesClosed, HoldLimitReached, and
+    from the card's tokenization InvalidCard or PaymentUnavailable.
+    """
     fingerprint = request_fingerprint(body) if idempotency_key else ""
     if idempotency_key:
         existing = _replay(user, idempotency_key, fingerprint)
@@ -94,8 +91,8 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     try:
         priced = quote(flight, seats)
     except KeyError as exc:
-        raise BookingRefused(422, "validation-error", "Unknown seat numbers.",
-                             errors={"seats": [f"unknown seat {n}" for n in exc.args[0]]}) from exc
+        raise Refusal(422, "Unknown seat numbers.", type="validation-error",
+                      errors={"seats": [f"unknown seat {n}" for n in exc.args[0]]}) from exc
     card = body["payment"]
     token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
@@ -136,20 +133,16 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
 def _admit(user: User, flight: Flight, seats: list[str], hold: Hold | None, address: str | None) -> None:
     """The traveller's rules, checked here once for the whole saga: sales still open, and for a
     booking by seats (whose saga takes its own hold) the seat caps a hold from the API would meet."""
-    try:
-        check_sales_open(flight)
-    except SalesClosed as exc:
-        raise BookingRefused(409, "sales-closed", exc.detail) from exc
+    check_sales_open(flight)
     if hold is not None:
         return  # its seats were counted when it was taken, and count until it is consumed
     # The row lock of take_hold's limit check: one account's bookings and holds count in turn.
     db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     try:
         hold_limits.check(user, address, flight.id, len(seats))
-    except hold_limits.HoldLimitReached as exc:
+    except HoldLimitReached:
         db.session.rollback()
-        raise BookingRefused(429, "hold-limit", exc.detail, limit=exc.limit, scope=exc.scope,
-                             headers={"Retry-After": str(exc.retry_after)}) from exc
+        raise
 
 
 def lapse_lease(saga_id: str) -> None:
@@ -163,14 +156,14 @@ def _resolve_seats(user: User, body: dict) -> tuple[Flight, list[str], Hold | No
     if body.get("hold_id"):
         hold = db.session.get(Hold, str(body["hold_id"]))
         if hold is None or hold.user_id != user.id:
-            raise BookingRefused(404, "not-found", "No such hold.")
+            raise Refusal(404, "No such hold.", type="not-found")
         if not hold.is_active() or hold.saga_id is not None:
-            raise BookingRefused(409, "hold-not-usable",
-                                 f"The hold is {hold.public_status} or already being booked.")
+            raise Refusal(409, f"The hold is {hold.public_status} or already being booked.",
+                          type="hold-not-usable")
         return db.session.get(Flight, hold.flight_id), list(hold.seats), hold
     flight = db.session.get(Flight, body["flight_id"])
     if flight is None:
-        raise BookingRefused(404, "not-found", "No such flight.")
+        raise Refusal(404, "No such flight.", type="not-found")
     return flight, list(body["seats"]), None
 
 
@@ -183,7 +176,14 @@ def _adopt(hold: Hold, saga: Saga) -> None:
     ).rowcount
     if adopted != 1:
         db.session.rollback()
-        raise BookingRefused(409, "hold-not-usable", "The hold is already being booked.")
+        raise Refusal(409, "The hold is already being booked.", type="hold-not-usable")
+
+
+def check_cancellable(saga: Saga) -> None:
+    """Refunds stop with sales: a booking cannot be cancelled (and refunded) once it flew."""
+    reason = sales_closed(db.session.get(Flight, saga.flight_id))
+    if reason is not None:
+        raise Refusal(409, f"This booking can no longer be cancelled: {reason}", type="cancellation-closed")
 
 
 def find_booking(user: User, saga_id: str) -> Saga | None:

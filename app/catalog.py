@@ -13,6 +13,7 @@ from enum import StrEnum
 from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select
 
+from app.errors import SalesClosed
 from app.extensions import db
 from app.models import Flight, Hold, Seat, TicketSeat, build_seats
 from app.models.flight import DEFAULT_FARES, MILES_MULTIPLIER, Cabin
@@ -84,24 +85,24 @@ def quote(flight: Flight, seat_numbers: list[str]) -> Quote:
     return Quote(amount=amount, currency=flight.currency, miles=miles)
 
 
-class SalesClosed(Exception):
-    """The flight departs within SALES_CLOSE_MINUTES (or has departed): no holds, bookings or refunds."""
-
-    def __init__(self, flight: Flight) -> None:
-        super().__init__(f"Flight {flight.number} departs at {flight.departs_at.isoformat()}: "
-                         f"sales closed at {sales_close_at(flight).isoformat()}.")
-        self.detail = str(self)
-
-
 def sales_close_at(flight: Flight) -> datetime:
     """When holds, bookings and cancellations of `flight` stop: SALES_CLOSE_MINUTES before departure."""
     return flight.departs_at - timedelta(minutes=current_app.config["SALES_CLOSE_MINUTES"])
 
 
+def sales_closed(flight: Flight, now: datetime | None = None) -> str | None:
+    """Why `flight` is past its cut-off; None while sales are open."""
+    if (now or utcnow()) < sales_close_at(flight):
+        return None
+    return (f"Flight {flight.number} departs at {flight.departs_at.isoformat()}: "
+            f"sales closed at {sales_close_at(flight).isoformat()}.")
+
+
 def check_sales_open(flight: Flight, now: datetime | None = None) -> None:
     """Raise SalesClosed once `flight` is past its cut-off."""
-    if (now or utcnow()) >= sales_close_at(flight):
-        raise SalesClosed(flight)
+    reason = sales_closed(flight, now)
+    if reason is not None:
+        raise SalesClosed(reason)
 
 
 def find_flight(flight_id: int) -> Flight | None:

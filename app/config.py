@@ -10,6 +10,8 @@ from pathlib import Path
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", PROJECT_DIR / "instance"))
+# Seats in one hold or booking: fixed, since the request schemas are built with it at import.
+MAX_SEATS_PER_HOLD = 9
 
 
 # Development credentials for the payment and loyalty services (docs/security.md, "Between the
@@ -81,6 +83,11 @@ def step_budget_seconds(settings: Mapping) -> float:
     return min(settings["SAGA_STEP_BUDGET_SECONDS"], settings["HOLD_TTL_SECONDS"] / 2)
 
 
+def broker_url_from_env() -> str:
+    """CELERY_BROKER_URL, read here for the Flask config and celeryconfig.py alike."""
+    return os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1")
+
+
 def logging_from_env() -> dict:
     """How every process logs: JSON lines in production, text for a developer's terminal."""
     production = os.environ.get("APP_ENV", "development") == "production"
@@ -116,7 +123,7 @@ def from_env() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url()),
         # Seat holds, rate limits; the Celery broker has its own DB number (celeryconfig.py).
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/1"),
+        "CELERY_BROKER_URL": broker_url_from_env(),
         "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
         "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
         "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
@@ -133,7 +140,7 @@ def from_env() -> dict:
         "HOLD_TTL_SECONDS": _int("HOLD_TTL_SECONDS", 600),
         # A saga may stretch its hold up to this long after the hold was taken.
         "HOLD_MAX_SECONDS": _int("HOLD_MAX_SECONDS", 1800),
-        "MAX_SEATS_PER_HOLD": 9,
+        "MAX_SEATS_PER_HOLD": MAX_SEATS_PER_HOLD,
         "MAX_ACTIVE_HOLDS": _int("MAX_ACTIVE_HOLDS", 3),
         "TOKEN_TTL_SECONDS": _int("TOKEN_TTL_SECONDS", 86400),
         "IDEMPOTENCY_TTL_SECONDS": _int("IDEMPOTENCY_TTL_SECONDS", 86400),
@@ -160,7 +167,8 @@ def from_env() -> dict:
         "RATELIMIT_BOOKINGS": os.environ.get("RATELIMIT_BOOKINGS", "30/minute"),  # per user
         # How many reverse proxies in front set X-Forwarded-For/-Proto; 0 trusts neither header.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", 0),
-        # Browser cookies: unset SESSION_COOKIE_SECURE means Secure in production (app/security.py).
+        # Browser cookies: Lax keeps them off cross-site posts; unset SESSION_COOKIE_SECURE means
+        # Secure in production (settled in app/security.py).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _optional_bool("SESSION_COOKIE_SECURE"),

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import exists, or_, select
 
+from app.errors import HoldLimitReached
 from app.extensions import db
 from app.models import Hold, Saga, SagaStatus, User
 from app.models.types import utcnow
@@ -25,19 +26,6 @@ from app.models.types import utcnow
 # A direct booking's saga takes its hold within moments: a refusal that counted one says to come
 # back after that.
 PENDING_BOOKING_RETRY_SECONDS = 5
-
-
-class HoldLimitReached(Exception):
-    """The caller already holds as much as one actor may; `scope` names the cap."""
-
-    def __init__(self, limit: int, retry_after: int, *, scope: str = "account-holds",
-                 detail: str | None = None) -> None:
-        super().__init__(detail or f"At most {limit} active holds per user; release one or let it expire.")
-        self.detail = str(self)
-        self.limit = limit
-        self.scope = scope
-        # Seconds until the first of the holds counted expires and makes room.
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Redis (app/seat_holds.py) answers fast, and all or none, who holds a seat. The h
 guarantee: a hold is active while ``status = 'held' AND expires_at > now``, whatever Redis still
 remembers, and every status change is a conditional UPDATE, so concurrent callers cannot undo
 each other. Operations commit the session; Redis connection errors and timeouts surface as
-HoldStoreUnavailable (transient).
+HoldStoreUnavailable (transient). Nothing else touches a hold's keys: the saga goes through here too.
 """
 
 from __future__ import annotations
@@ -27,28 +27,14 @@ from sqlalchemy.exc import IntegrityError
 
 from app import hold_limits, seat_holds
 from app.catalog import check_sales_open, quote
-from app.errors import HoldStoreUnavailable, SeatUnavailable
+from app.errors import HoldInUse, HoldLimitReached, HoldRejected, HoldStoreUnavailable, SeatUnavailable
 from app.extensions import db, get_redis
-from app.hold_limits import HoldLimitReached
 from app.models import Flight, Hold, HoldStatus, Seat, TicketSeat, User
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-
-
-class HoldRejected(Exception):
-    """The seats asked for cannot make a hold; `errors` maps each field to its messages."""
-
-    def __init__(self, detail: str, errors: dict[str, list[str]]) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-
-
-class HoldInUse(Exception):
-    """A booking adopted or consumed this hold: only the booking may let it go."""
 
 
 @contextmanager
@@ -149,6 +135,13 @@ def hold_token(saga_id: str | None = None) -> str:
         return secrets.token_hex(16)
     secret = current_app.config["SECRET_KEY"].encode()
     return hmac.new(secret, f"hold:{saga_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def reclaim_keys(hold: Hold) -> list[str]:
+    """Set an adopted hold's keys again (Redis may have lost them); the seats another token holds."""
+    with hold_store_errors():
+        return seat_holds.acquire(get_redis(), hold.flight_id, hold.seats, hold.token,
+                                  max(1, int((hold.expires_at - utcnow()).total_seconds() * 1000)))
 
 
 def release_hold(hold: Hold, *, status: str = HoldStatus.RELEASED) -> bool:

@@ -74,15 +74,10 @@ def reserve_seat(saga: Saga) -> None:
     elif not hold.is_active():
         raise HoldExpired(f"hold {hold.id} is {hold.public_status}")
     else:
-        taken = seat_holds.acquire(get_redis(), hold.flight_id, hold.seats, hold.token,
-                                   _ttl_ms(hold))
+        taken = holds.reclaim_keys(hold)
         if taken:
             raise SeatUnavailable("seats taken: " + ", ".join(taken), seats=taken)
     saga.hold_id = hold.id  # committed with the step's success (app/saga_log.py finish_step)
-
-
-def _ttl_ms(hold: Hold) -> int:
-    return max(1, int((hold.expires_at - utcnow()).total_seconds() * 1000))
 
 
 def cancel_seat(saga: Saga) -> None:

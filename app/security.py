@@ -25,7 +25,8 @@ SECURITY_HEADERS = {
 }
 
 API_PREFIX = "/api/"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# RFC 9110's safe methods: they change nothing, so they need no CSRF token and may be cached.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def add_security_headers(response: Response) -> Response:
@@ -45,8 +46,9 @@ def carries_credentials() -> bool:
 
 
 def _settle_cookie_flags(app: Flask) -> None:
-    # Unset means "Secure in production": a Secure cookie is never sent over plain HTTP, so a
-    # developer on http://127.0.0.1 could not log in with it.
+    # The one place the cookie flags are settled (the defaults and SESSION_COOKIE_SECURE are read in
+    # app/config.py). Unset means "Secure in production": a Secure cookie is never sent over plain
+    # HTTP, so a developer on http://127.0.0.1 could not log in with it.
     for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if app.config.get(name) is None:
             app.config[name] = app.config["ENV"] == "production"

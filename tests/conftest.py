@@ -1,4 +1,7 @@
-"""Shared fixtures: an app on a fresh database, users, tokens and flights.
+"""Shared fixtures and factories: an app on a fresh database, users, tokens, flights, cards, bookings.
+
+The kit a test is built from: ``make_user``/``traveller``, ``make_flight``/``flight``, ``card(...)``
+(the payment service's own test cards), ``book(...)`` (a POST /bookings) and ``make_saga(...)``.
 
 The database is a SQLite file per test unless TEST_DATABASE_URL points at PostgreSQL; Redis is
 fakeredis for unit tests and the real server (TEST_REDIS_URL, a dedicated DB that is flushed)
@@ -17,7 +20,8 @@ from app import create_app
 from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
-from app.models import User
+from app.models import Saga, SagaStatus, User
+from app.participants.payment.cards import TEST_CARD_OUTCOMES, Outcome
 from tests.participants import (
     build_loyalty_app,
     build_payment_app,
@@ -31,6 +35,31 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
 # What the tests' scraper sends to /metrics.
 METRICS_TOKEN = "test-metrics-token"
+
+
+def card_number(outcome: Outcome = Outcome.APPROVE, nth: int = 0) -> str:
+    """The payment service's `nth` test card whose authorizations end in `outcome`."""
+    return [number for number, does in TEST_CARD_OUTCOMES.items() if does == outcome][nth]
+
+
+APPROVED = card_number(Outcome.APPROVE)
+APPROVED_MASTERCARD = card_number(Outcome.APPROVE, 1)
+DECLINED = card_number(Outcome.CARD_DECLINED)
+NO_FUNDS = card_number(Outcome.INSUFFICIENT_FUNDS)
+PROCESSOR_DOWN = card_number(Outcome.PROCESSING_ERROR)
+
+
+def card(number: str = APPROVED, **fields: object) -> dict:
+    """A booking request's ``payment``: a test card, valid for years."""
+    return {"card_number": number, "exp_month": 12, "exp_year": 2031, "cvc": "123", **fields}
+
+
+def book(client, headers: dict, flight_id: int | None = None, seats: list[str] | None = None,
+         number: str = APPROVED, **extra):
+    """POST /api/v1/bookings: `seats` of `flight_id` (or ``hold_id=``), paid with the test card `number`."""
+    chosen = {"flight_id": flight_id, "seats": seats}
+    body = {**{k: v for k, v in chosen.items() if v is not None}, "payment": card(number), **extra}
+    return client.post("/api/v1/bookings", json=body, headers=headers)
 
 
 def make_config(tmp_path, **overrides) -> dict:
@@ -121,12 +150,31 @@ def make_user(app):
 
 
 @pytest.fixture
+def traveller(make_user) -> User:
+    return make_user("traveller@example.com")
+
+
+@pytest.fixture
 def auth_headers(app):
     def headers(user: User) -> dict:
         token, _ = issue_token(user)
         return {"Authorization": f"Bearer {token}"}
 
     return headers
+
+
+@pytest.fixture
+def ada(make_user, auth_headers) -> dict:
+    """The bearer headers of a traveller, Ada."""
+    return auth_headers(make_user("ada@example.com"))
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, str]]:
+    """What the API would have sent to the broker; nothing is sent."""
+    from tests.security_world import stub_enqueue
+
+    return stub_enqueue(monkeypatch)
 
 
 @pytest.fixture
@@ -144,6 +192,39 @@ def make_flight(app):
         )
         db.session.commit()
         return flight
+
+    return make
+
+
+@pytest.fixture
+def flight(make_flight):
+    return make_flight()
+
+
+@pytest.fixture
+def make_saga(app, client, make_user, make_flight, auth_headers, monkeypatch):
+    """A saga written by the API (steps, tokenized card, lease) on a fresh user and flight.
+
+    Not enqueued unless asked: the test then delivers its steps itself, or leaves it to the janitors
+    as if the broker had been down. Needs the payment service (the ``participants`` fixture, or the
+    integration app, which wires it).
+    """
+    from app.tasks import saga as saga_tasks
+
+    def make(status: str = SagaStatus.PENDING, *, enqueued: bool = False, seats: list[str] | None = None,
+             flight_id: int | None = None) -> Saga:
+        headers = auth_headers(make_user())
+        flight_id = flight_id or make_flight().id
+        with monkeypatch.context() as patch:
+            if not enqueued:
+                patch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+            response = book(client, headers, flight_id, seats or ["6A"])
+        assert response.status_code == 202, response.get_json()
+        saga = db.session.get(Saga, response.get_json()["id"])
+        if status != saga.status:
+            saga.status = status
+            db.session.commit()
+        return saga
 
     return make
 
@@ -177,6 +258,13 @@ def participants(app, tmp_path, payment_app, loyalty_app):
 
 
 @pytest.fixture
+def faults(app):
+    """The faults (tests/faults.py) of the participants wired to `app` (``participants``, or the
+    integration app, which wires them itself)."""
+    return app.extensions["participant_faults"]
+
+
+@pytest.fixture
 def insert_hold(app):
     """A hold row as the holds module leaves it, without touching Redis."""
     import secrets
@@ -199,6 +287,25 @@ def insert_hold(app):
         db.session.add(hold)
         db.session.commit()
         return hold
+
+    return insert
+
+
+@pytest.fixture
+def insert_saga(app, make_user, make_flight):
+    """A bare saga row in `status`, without steps, of one user on one flight (for counting and
+    for calling a step's function directly); make_saga writes one as the API does."""
+    from decimal import Decimal
+
+    user, flight = make_user(), make_flight()
+
+    def insert(status: str = SagaStatus.PENDING, **values: object) -> Saga:
+        row = {"seats": ["6A"], "amount": Decimal("150.00"), "currency": flight.currency, "miles": 150,
+               "card_token": "tok_x", "card_brand": "visa", "card_last4": "4242", **values}
+        saga = Saga(user_id=user.id, flight_id=flight.id, status=status, **row)
+        db.session.add(saga)
+        db.session.commit()
+        return saga
 
     return insert
 

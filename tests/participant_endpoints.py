@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tests.conftest import card
+
 PUBLIC = None  # no credential needed
 
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+CARD = card()
 
 
 @dataclass(frozen=True)

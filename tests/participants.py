@@ -2,7 +2,8 @@
 
 ``wire_participants(booking_app, tmp_path)`` is what the ``participants`` fixture does, as a plain
 function for tests that build their apps themselves (e.g. with a real Celery worker thread). The
-clients are the production ones; only their transport is httpx's WSGI transport.
+clients are the production ones; only their transport is httpx's WSGI transport, wrapped so that a
+test can name a fault for a call (tests/faults.py; ``participants.faults``, or the ``faults`` fixture).
 
 Both services get the credentials below. The web process and the worker are two processes with
 two credentials in production, but a test's booking app plays both (its requests tokenize, its
@@ -13,21 +14,52 @@ themselves build bare clients (tests/unit/test_participant_trust.py).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from app.config import DEV_CREDENTIALS
 from app.participants.loyalty.client import LoyaltyClient
 from app.participants.loyalty.service import create_app as create_loyalty_app
-from app.participants.payment.client import PaymentClient
+from app.participants.payment.client import Payment, PaymentClient
 from app.participants.payment.service import create_app as create_payment_app
+from app.participants.service_client import segment
+from tests.faults import Faults, FaultyTransport
 
 PAYMENT_URL = "http://payment.test"
 LOYALTY_URL = "http://loyalty.test"
+
+
+@contextmanager
+def served(service_app: Flask) -> Iterator[str]:
+    """The service on a free 127.0.0.1 port, a real socket, so client timeouts are real; its URL."""
+    server = make_server("127.0.0.1", 0, service_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def payment_over_socket(url: str, read_timeout: float) -> PaymentClient:
+    """A booking-side payment client of `url` that waits `read_timeout` seconds for an answer."""
+    return PaymentClient(url, connect_timeout=1.0, read_timeout=read_timeout,
+                         token=secret_of("payment", "booking"))
+
+
+def payment_by_id(payment: PaymentClient, payment_id: str) -> Payment:
+    """GET /payments/{id} through the client's transport (the app itself finds payments by key)."""
+    return Payment.from_json(payment._call("GET", f"/payments/{segment(payment_id)}"))
 
 
 def scopes_of(service: str) -> dict[str, str]:
@@ -89,17 +121,22 @@ def dispose_service(service_app: Flask) -> None:
         service_app.extensions["sqlalchemy"].engine.dispose()
 
 
-def wsgi_payment_client(payment_app: Flask, *, connect_timeout: float = 2.0,
-                   read_timeout: float = 5.0, token: str | None = None) -> PaymentClient:
+def _transport(service: str, service_app: Flask, faults: Faults | None) -> httpx.BaseTransport:
+    wsgi = httpx.WSGITransport(app=service_app)
+    return wsgi if faults is None else FaultyTransport(wsgi, service, faults)
+
+
+def wsgi_payment_client(payment_app: Flask, *, connect_timeout: float = 2.0, read_timeout: float = 5.0,
+                        token: str | None = None, faults: Faults | None = None) -> PaymentClient:
     return PaymentClient(PAYMENT_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         transport=httpx.WSGITransport(app=payment_app),
+                         transport=_transport("payment", payment_app, faults),
                          token=token or secret_of("payment", "booking"))
 
 
-def wsgi_loyalty_client(loyalty_app: Flask, *, connect_timeout: float = 2.0,
-                   read_timeout: float = 5.0, token: str | None = None) -> LoyaltyClient:
+def wsgi_loyalty_client(loyalty_app: Flask, *, connect_timeout: float = 2.0, read_timeout: float = 5.0,
+                        token: str | None = None, faults: Faults | None = None) -> LoyaltyClient:
     return LoyaltyClient(LOYALTY_URL, connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         transport=httpx.WSGITransport(app=loyalty_app),
+                         transport=_transport("loyalty", loyalty_app, faults),
                          token=token or secret_of("loyalty", "booking"))
 
 
@@ -111,6 +148,7 @@ class Participants:
     loyalty_app: Flask
     payment: PaymentClient
     loyalty: LoyaltyClient
+    faults: Faults
     owned_apps: list[Flask] = field(default_factory=list)
 
     def close(self) -> None:
@@ -133,11 +171,13 @@ def wire_participants(booking_app: Flask, tmp_path: Path, *, payment_app: Flask 
     if loyalty_app is None:
         loyalty_app = build_loyalty_app(tmp_path)
         owned.append(loyalty_app)
-    wired = Participants(payment_app, loyalty_app, wsgi_payment_client(payment_app),
-                         wsgi_loyalty_client(loyalty_app), owned)
+    faults = Faults()
+    wired = Participants(payment_app, loyalty_app, wsgi_payment_client(payment_app, faults=faults),
+                         wsgi_loyalty_client(loyalty_app, faults=faults), faults, owned)
     for name, client in (("payment", wired.payment), ("loyalty", wired.loyalty)):
         replaced = booking_app.extensions.get(name)
         if replaced is not None:
             replaced.close()
         booking_app.extensions[name] = client
+    booking_app.extensions["participant_faults"] = faults  # the `faults` fixture
     return wired

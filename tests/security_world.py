@@ -15,6 +15,7 @@ from flask import Flask
 from app.auth import issue_token
 from app.holds import take_hold
 from app.models import User
+from tests.conftest import card
 
 PUBLIC = "public"  # anyone, even without credentials
 USER = "user"  # any authenticated caller
@@ -23,10 +24,6 @@ OWNER_READ = "owner-read"  # the owner, and administrators may read it too
 ADMIN = "admin"  # administrators; other callers 403
 
 TOMORROW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-
-
-def card() -> dict:
-    return {"card_number": "4242424242424242", "exp_month": 12, "exp_year": TOMORROW.year + 3, "cvc": "123"}
 
 
 @dataclass(frozen=True)

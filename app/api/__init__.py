@@ -10,10 +10,10 @@ from flask import Flask, request
 from flask_smorest import Api, Blueprint
 
 from app.api import problems
-from app.api.problems import Problem
 from app.api.schemas.common import ProblemSchema
+from app.errors import Refusal
+from app.security import API_PREFIX
 
-API_PREFIX = "/api/"
 PROBLEM_JSON = "application/problem+json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -61,11 +61,11 @@ def check_json_body() -> None:
     if not body:
         return
     if not request.is_json:
-        raise Problem(415, "Send the request body as application/json.")
+        raise Refusal(415, "Send the request body as application/json.")
     try:
         json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):
-        raise Problem(400, "The request body is not valid JSON.", type="malformed-json") from None
+        raise Refusal(400, "The request body is not valid JSON.", type="malformed-json") from None
 
 
 def init_app(app: Flask) -> None:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from sqlalchemy.exc import IntegrityError
 
+from app import accounts
 from app.api import BEARER, problem_responses
-from app.api.problems import Problem
 from app.api.schemas.accounts import AccountSchema, CredentialsSchema, MeSchema, RegisterSchema, TokenSchema
 from app.auth import (
     bearer_token,
-    hash_password,
     issue_token,
     login_required,
     require_user,
     revoke_token,
     verify_password,
 )
-from app.errors import SagaError
+from app.errors import Refusal, SagaError
 from app.extensions import db
 from app.models import User
 from app.web.session import end_session
@@ -26,26 +24,12 @@ from app.web.session import end_session
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and bearer tokens.")
 
 
-def _email_taken(email: str) -> Problem:
-    return Problem(409, f"An account with {email} exists already.", type="email-taken")
-
-
 @blp.post("/auth/register")
 @problem_responses(409)
 @blp.arguments(RegisterSchema)
 @blp.response(201, AccountSchema)
 def register(data: dict) -> User:
-    if db.session.execute(db.select(User.id).filter_by(email=data["email"])).first():
-        raise _email_taken(data["email"])
-    user = User(email=data["email"], name=data["name"], password_hash=hash_password(data["password"]))
-    db.session.add(user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Another registration of the same email won the race since the check above.
-        db.session.rollback()
-        raise _email_taken(data["email"]) from None
-    return user
+    return accounts.register(data["email"], data["name"], data["password"])
 
 
 @blp.post("/auth/token")
@@ -55,7 +39,7 @@ def register(data: dict) -> User:
 def token(data: dict) -> dict:
     user = db.session.execute(db.select(User).filter_by(email=data["email"])).scalar_one_or_none()
     if not verify_password(user, data["password"]):
-        raise Problem(
+        raise Refusal(
             401, "Wrong email or password.", headers={"WWW-Authenticate": 'Bearer realm="api"'}
         )
     access_token, expires_in = issue_token(user)

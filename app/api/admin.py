@@ -9,10 +9,10 @@ from flask_smorest import Blueprint
 from app import bookings, catalog, recovery, saga_log
 from app.api import BEARER, problem_responses
 from app.api.flights import flight_or_404
-from app.api.problems import Problem
 from app.api.schemas.bookings import AdminBookingPageSchema, AdminBookingSchema, SagaQuerySchema
 from app.api.schemas.flights import SeatBlockSchema, SeatSchema
 from app.auth import admin_required, require_user
+from app.errors import Refusal
 from app.extensions import db
 from app.models import Saga
 from app.tasks.saga import dispatch
@@ -30,7 +30,7 @@ def block_seat(data: dict, flight_id: int, number: str) -> catalog.SeatView:
     flight = flight_or_404(flight_id)
     seat = catalog.set_seat_blocked(flight, number, data["blocked"])
     if seat is None:
-        raise Problem(404, f"Flight {flight.number} has no seat {number}.")
+        raise Refusal(404, f"Flight {flight.number} has no seat {number}.")
     db.session.commit()
     return seat
 
@@ -58,13 +58,13 @@ def retry_saga(saga_id: UUID) -> Saga:
     # A UUID in the route: any other id is a 404 before it reaches SQL (PostgreSQL rejects a NUL).
     saga = saga_log.load(str(saga_id))
     if saga is None:
-        raise Problem(404, "No such saga.")
+        raise Refusal(404, "No such saga.")
     try:
         redrive = recovery.retry_now(saga.id)
     except recovery.NotStalled as exc:
-        raise Problem(409, str(exc), type="not-stalled") from exc
+        raise Refusal(409, str(exc), type="not-stalled") from exc
     if redrive is None:
-        raise Problem(409, f"Nothing to retry: the saga is {saga.status} with no open debt.",
+        raise Refusal(409, f"Nothing to retry: the saga is {saga.status} with no open debt.",
                       type="nothing-to-retry")
     dispatch(redrive)
     return saga_log.load(saga.id)

@@ -11,14 +11,12 @@ from flask_smorest import Blueprint
 from app import bookings, saga_log, status_watch
 from app.api import BEARER, problem_responses
 from app.api.limits import client_address
-from app.api.problems import Problem
 from app.api.schemas.bookings import BookingPageSchema, BookingRequestSchema, BookingSchema
 from app.api.schemas.common import PageArgsSchema
 from app.auth import require_user
-from app.catalog import SalesClosed, check_sales_open
-from app.errors import InvalidCard, TransientError
+from app.errors import Refusal
 from app.extensions import db
-from app.models import TERMINAL, Flight, Saga
+from app.models import TERMINAL, Saga
 from app.tasks import saga as saga_tasks
 
 log = logging.getLogger("saga")
@@ -47,7 +45,7 @@ def _idempotency_key() -> str | None:
     value = request.headers.get("Idempotency-Key")
     # Printable only: PostgreSQL cannot even compare text holding a NUL.
     if value is not None and not (1 <= len(value) <= 255 and value.isprintable()):
-        raise Problem(400, "Idempotency-Key must be 1 to 255 printable characters.",
+        raise Refusal(400, "Idempotency-Key must be 1 to 255 printable characters.",
                       type="bad-idempotency-key")
     return value
 
@@ -62,16 +60,7 @@ def create_booking(body: dict):
     """Start a booking saga; poll the Location for its outcome."""
     user = require_user()
     key = _idempotency_key()
-    try:
-        started = bookings.start_booking(user, body, key, client_address())
-    except bookings.BookingRefused as refused:
-        raise Problem(refused.status, refused.detail, type=refused.kind, **refused.extra) from refused
-    except InvalidCard as exc:
-        raise Problem(422, "The card was refused as invalid: check the number and expiry.",
-                      type="invalid-card", errors={"payment": [exc.detail]}) from exc
-    except TransientError as exc:
-        raise Problem(503, "The payment service is unavailable; try again shortly.",
-                      type="payment-unavailable", headers={"Retry-After": "5"}) from exc
+    started = bookings.start_booking(user, body, key, client_address())
     saga = started.saga
     if not started.replayed:
         _enqueue(saga.id, saga.fence)
@@ -152,15 +141,9 @@ def _preferred_wait() -> int | None:
 def cancel_booking(saga_id: UUID):
     """Cancel a confirmed booking of yours: seats freed, payment refunded, miles reversed."""
     saga = _own_booking(saga_id, admin_sees_all=False)
-    flight = db.session.get(Flight, saga.flight_id)
-    try:
-        # Refunds stop with sales: a booking cannot be cancelled (and refunded) once it flew.
-        check_sales_open(flight)
-    except SalesClosed as exc:
-        raise Problem(409, f"This booking can no longer be cancelled: {exc.detail}",
-                      type="cancellation-closed") from exc
+    bookings.check_cancellable(saga)
     if not saga_tasks.cancel(saga.id):
-        raise Problem(409, f"Only a confirmed booking can be cancelled; this one is {saga.status}.",
+        raise Refusal(409, f"Only a confirmed booking can be cancelled; this one is {saga.status}.",
                       type="not-cancellable")
     return booking_response(saga_log.load(saga.id), 202)
 
@@ -170,5 +153,5 @@ def _own_booking(saga_id: UUID, *, admin_sees_all: bool) -> Saga:
     user = require_user()
     saga = bookings.find_booking(user, str(saga_id))
     if saga is None or (saga.user_id != user.id and not admin_sees_all):
-        raise Problem(404, "No such booking.")
+        raise Refusal(404, "No such booking.")
     return saga

@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 
 from app import catalog
 from app.api import BEARER, OPTIONAL_BEARER, problem_responses
-from app.api.problems import Problem
 from app.api.schemas.flights import (
     FlightCreateSchema,
     FlightPageSchema,
@@ -15,6 +14,7 @@ from app.api.schemas.flights import (
     SeatMapSchema,
 )
 from app.auth import admin_required, bearer_token, current_user, require_user
+from app.errors import Refusal
 from app.extensions import db
 from app.models import Flight
 
@@ -24,7 +24,7 @@ blp = Blueprint("flights", __name__, url_prefix="/api/v1", description="Flights 
 def flight_or_404(flight_id: int) -> Flight:
     flight = catalog.find_flight(flight_id)
     if flight is None:
-        raise Problem(404, f"There is no flight {flight_id}.")
+        raise Refusal(404, f"There is no flight {flight_id}.")
     return flight
 
 

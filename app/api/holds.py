@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from uuid import UUID
 
 from flask.views import MethodView
@@ -11,13 +9,12 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.api.limits import client_address
-from app.api.problems import Problem
 from app.api.schemas.common import printable
 from app.auth import require_user
-from app.catalog import SalesClosed, find_flight
-from app.errors import HoldStoreUnavailable, SeatUnavailable
+from app.catalog import find_flight
+from app.errors import Refusal
 from app.extensions import db
-from app.holds import HoldInUse, HoldLimitReached, HoldRejected, take_hold, withdraw_hold
+from app.holds import take_hold, withdraw_hold
 from app.models import Hold, HoldStatus
 from app.models.flight import seat_numbers
 
@@ -76,9 +73,8 @@ def create_hold(body: dict, flight_id: int) -> Hold:
     # find_flight knows the id column's range: PostgreSQL refuses to even compare a larger id.
     flight = find_flight(flight_id)
     if flight is None:
-        raise Problem(404, f"There is no flight {flight_id}.")
-    with _as_problems():
-        return take_hold(require_user().id, flight, body["seats"], client_address=client_address())
+        raise Refusal(404, f"There is no flight {flight_id}.")
+    return take_hold(require_user().id, flight, body["seats"], client_address=client_address())
 
 
 @blp.route("/holds/<uuid:hold_id>")
@@ -95,8 +91,7 @@ class HoldResource(MethodView):
     def delete(self, hold_id: UUID) -> None:
         """Give a hold back: its seats are free at once."""
         hold = _find_hold(hold_id, admin_sees_all=False)
-        with _as_problems():
-            withdraw_hold(hold)
+        withdraw_hold(hold)
 
 
 def _find_hold(hold_id: UUID, *, admin_sees_all: bool) -> Hold:
@@ -104,28 +99,6 @@ def _find_hold(hold_id: UUID, *, admin_sees_all: bool) -> Hold:
     hold = db.session.get(Hold, str(hold_id))
     # The same answer for "unknown" and "someone else's": ids are not to be probed.
     if hold is None or (hold.user_id != user.id and not (admin_sees_all and user.is_admin)):
-        raise Problem(404, "There is no such hold.")
+        raise Refusal(404, "There is no such hold.")
     return hold
 
-
-@contextmanager
-def _as_problems() -> Iterator[None]:
-    """The hold operations' refusals, as problem+json answers."""
-    try:
-        yield
-    except HoldRejected as exc:
-        raise Problem(422, exc.detail, errors=exc.errors) from exc
-    except HoldLimitReached as exc:
-        raise Problem(429, exc.detail, type="hold-limit", limit=exc.limit, scope=exc.scope,
-                      headers={"Retry-After": str(exc.retry_after)}) from exc
-    except SalesClosed as exc:
-        raise Problem(409, exc.detail, type="sales-closed") from exc
-    except SeatUnavailable as exc:
-        raise Problem(409, "Some of these seats are held or booked.", type="seat-unavailable",
-                      seats=exc.extra["seats"]) from exc
-    except HoldInUse as exc:
-        raise Problem(409, "A booking adopted or used this hold; cancel the booking instead.",
-                      type="hold-in-use") from exc
-    except HoldStoreUnavailable as exc:
-        raise Problem(503, "Seat holds are unavailable for a moment; try again.",
-                      headers={"Retry-After": "1"}) from exc

@@ -21,9 +21,9 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from redis.exceptions import RedisError
 
-from app.api import API_PREFIX
 from app.api.problems import handle_http_exception
 from app.auth import current_user
+from app.security import API_PREFIX
 
 EXTENSION = "rate_limiter"
 

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
+from app.errors import Refusal
 from app.extensions import db
 
 PROBLEM_TYPE_BASE = "/problems/"
@@ -26,28 +27,6 @@ DEFAULT_TYPES = {
     500: "internal-error",
     503: "service-unavailable",
 }
-
-
-class Problem(Exception):
-    """Raise anywhere in a request to answer with a problem+json body."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        type: str | None = None,
-        title: str | None = None,
-        headers: dict | None = None,
-        **extra: object,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.type = type or DEFAULT_TYPES.get(status, "error")
-        self.title = title
-        self.headers = headers or {}
-        self.extra = extra
 
 
 def problem_response(
@@ -122,10 +101,14 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return problem_response(status, detail, type=type_, headers=headers, **extra)
 
 
+def handle_refusal(refusal: Refusal) -> Response:
+    """Any refusal of app/errors.py, with the status, type and members it carries."""
+    return problem_response(refusal.status, refusal.answer or refusal.detail, type=refusal.type,
+                            title=refusal.title, headers=refusal.headers, **refusal.members())
+
+
 def init_app(app: Flask) -> None:
-    app.register_error_handler(Problem, lambda p: problem_response(
-        p.status, p.detail, type=p.type, title=p.title, headers=p.headers, **p.extra
-    ))
+    app.register_error_handler(Refusal, handle_refusal)
     app.register_error_handler(HTTPException, handle_http_exception)
 
     @app.errorhandler(Exception)

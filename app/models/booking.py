@@ -50,7 +50,6 @@ class StepStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    SKIPPED = "skipped"
     DEBT = "debt"
 
 

@@ -19,6 +19,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Response, current_app, json, request
 from flask_sqlalchemy import SQLAlchemy
@@ -27,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.types import UTCDateTime, utcnow
-from app.participants.web import ServiceError, json_response, problem_body
+from app.participants.web import ServiceError, json_response, problem_body, raw_body
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -178,3 +179,45 @@ def _replay(record: IdempotencyRecordMixin, request_print: str) -> Response:
             f"This {HEADER} was used for a different request ({record.method} {record.path}).",
         )
     return json_response(record.response_status, record.response_body, {"Idempotent-Replayed": "true"})
+
+
+@dataclass(frozen=True)
+class KeyedResource:
+    """A service's resource as its key-addressed endpoints see it: the shape both services share.
+
+    ``create_path`` is the POST whose key a cancel may target; ``undo`` reverses the resource by id
+    (void or refund a payment, reverse an award); ``to_json`` is its wire shape.
+    """
+
+    db: SQLAlchemy
+    record_model: type
+    name: str
+    create_path: str
+    find: Callable[[str], Any]
+    undo: Callable[[str], Any]
+    to_json: Callable[[Any], dict]
+
+    def lookup(self, key: str) -> Response:
+        """``GET /operations/<key>``: the request recorded under ``key`` and its resource now."""
+        record = find_record(self.db, self.record_model, key)
+        resource = self.find(record.resource_id) if record.resource_id else None
+        body = lookup_body(record, self.name, self.to_json(resource) if resource else None)
+        return json_response(200, body)
+
+    def cancel(self, key: str) -> Response:
+        """``POST /operations/<key>/cancel``: undo what was made under ``key``, or close the key."""
+        def run() -> Answer:
+            record = cancel_target(self.db, self.record_model, key, method="POST", path=self.create_path)
+            resource = self.undo(record.resource_id) if record and record.resource_id else None
+            body = {"idempotency_key": key, self.name: self.to_json(resource) if resource else None}
+            return Answer(200, body, resource.id if resource else None)
+
+        return idempotent(self.db, self.record_model, run, fingerprinted=raw_body())
+
+    def change(self, change: Callable[[], Any]) -> Response:
+        """An idempotent write that answers 200 with the resource it changed."""
+        def run() -> Answer:
+            resource = change()
+            return Answer(200, self.to_json(resource), resource.id)
+
+        return idempotent(self.db, self.record_model, run, fingerprinted=raw_body())

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
+from app import accounts
 from app.api.schemas.accounts import CredentialsSchema, RegisterSchema
-from app.auth import hash_password, verify_password
+from app.auth import verify_password
+from app.errors import EmailTaken
 from app.extensions import db
 from app.models import User
 from app.web import bp
@@ -40,20 +41,13 @@ def signup():
         errors = {name: ["Required."] if not form.get(name) else messages
                   for name, messages in exc.normalized_messages().items()}
     else:
-        if db.session.execute(db.select(User.id).filter_by(email=data["email"])).first():
+        try:
+            user = accounts.register(data["email"], data["name"], data["password"])
+        except EmailTaken:
             errors = {"email": ["An account with this email exists already; log in instead."]}
         else:
-            user = User(email=data["email"], name=data["name"], password_hash=hash_password(data["password"]))
-            db.session.add(user)
-            try:
-                db.session.commit()
-            except IntegrityError:
-                # Another sign-up with the same email won the race since the check above.
-                db.session.rollback()
-                errors = {"email": ["An account with this email exists already; log in instead."]}
-            else:
-                start_session(user)
-                return redirect(_next_page())
+            start_session(user)
+            return redirect(_next_page())
     form.pop("password")  # never echoed back into the page
     return render_template("web/signup.html", form=form, errors=errors,
                            next=request.form.get("next", "")), 422

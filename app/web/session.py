@@ -9,7 +9,6 @@ The CSRF rule, in one place:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -20,35 +19,21 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect, validate_csrf
 from wtforms import ValidationError
 
-from app.api import API_PREFIX
-from app.api.problems import Problem
 from app.auth import SESSION_GENERATION, bearer_token, end_browser_sessions
+from app.errors import Refusal
 from app.models import User
+from app.security import API_PREFIX, SAFE_METHODS
 
 csrf = CSRFProtect()
 
 CSRF_HEADER = "X-CSRFToken"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 def init_app(app: Flask) -> None:
-    _secure_cookie(app)
     # CSRFProtect's own hook would check every POST, the API's too; check_csrf below decides.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(check_csrf)
-
-
-def _secure_cookie(app: Flask) -> None:
-    config = app.config
-    config["SESSION_COOKIE_HTTPONLY"] = True
-    # Flask's default is None (the browser's choice); Lax keeps the cookie off cross-site posts.
-    # An explicit setting (e.g. "Strict" from a test or deployment) is left alone.
-    if config.get("SESSION_COOKIE_SAMESITE") is None:
-        config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    # Behind TLS the cookie must never travel over plain HTTP; off by default for the laptop setup.
-    if os.environ.get("SESSION_COOKIE_SECURE", "").lower() == "true":
-        config["SESSION_COOKIE_SECURE"] = True
 
 
 def check_csrf() -> None:
@@ -60,7 +45,7 @@ def check_csrf() -> None:
             try:
                 validate_csrf(request.headers.get(CSRF_HEADER))
             except ValidationError as exc:
-                raise Problem(
+                raise Refusal(
                     400,
                     f"{exc.args[0]} A call authenticated by the session cookie sends the page's "
                     f"CSRF token in the {CSRF_HEADER} header.",

@@ -8,17 +8,13 @@ or idempotency key in their path. PARTICIPANT_FUZZ_EXAMPLES bounds the cases per
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
-from tests.fuzz.test_openapi_fuzz import CHECKS
+from tests.fuzz.cases import fuzz_operation
 from tests.participant_endpoints import CARD
 from tests.participants import bearer, build_loyalty_app, build_payment_app, dispose_service, secret_of
 
@@ -63,16 +59,4 @@ def test_participant_operation_survives_generated_input(payment_app, loyalty_app
     if service == "loyalty":
         known["key"] = "fuzz-award"
     target = schemathesis.openapi.from_wsgi("/openapi.json", service_app)[path][method]
-    headers = bearer(secret_of(service, "booking"))
-    real = {name: known[name] for name in re.findall(r"{(\w+)}", path)}
-    cases = st.one_of([
-        target.as_strategy(generation_mode=mode, headers=headers, path_parameters=fixed)
-        for mode in GenerationMode for fixed in ({}, real)
-    ])
-
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(case=cases)
-    def fuzz(case) -> None:
-        case.call_and_validate(checks=CHECKS)
-
-    fuzz()
+    fuzz_operation(target, path, bearer(secret_of(service, "booking")), known, EXAMPLES)

@@ -6,8 +6,9 @@ import pytest
 
 from app.extensions import db
 from app.models import Hold
+from tests.conftest import card
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import assert_confirmed, card
+from tests.integration.saga_helpers import assert_confirmed
 
 pytestmark = pytest.mark.integration
 

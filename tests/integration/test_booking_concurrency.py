@@ -10,14 +10,9 @@ import pytest
 
 from app.extensions import db
 from app.models import Saga
+from tests.conftest import book
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import (
-    active_ticket_seats,
-    assert_confirmed,
-    assert_undone,
-    book,
-    seat_status,
-)
+from tests.integration.saga_helpers import active_ticket_seats, assert_confirmed, assert_undone, seat_status
 
 pytestmark = pytest.mark.integration
 

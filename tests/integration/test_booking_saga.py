@@ -9,18 +9,9 @@ from app.errors import TransientError
 from app.extensions import db
 from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
+from tests.conftest import APPROVED, DECLINED, NO_FUNDS, PROCESSOR_DOWN, book
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import (
-    APPROVED,
-    DECLINED,
-    NO_FUNDS,
-    PROCESSOR_DOWN,
-    assert_confirmed,
-    assert_undone,
-    book,
-    seat_status,
-    step_names,
-)
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, seat_status, step_names
 
 pytestmark = pytest.mark.integration
 
@@ -70,16 +61,6 @@ def _expire_hold_after_award(monkeypatch):
     monkeypatch.setitem(definition.ACTIONS, "award_miles", award_then_lapse)
 
 
-def _loyalty_down_for_awards(monkeypatch):
-    """Fault: the loyalty service cannot be reached while the award is made."""
-    def unreachable(saga: Saga) -> None:
-        from app.errors import LoyaltyUnavailable
-
-        raise LoyaltyUnavailable("connection refused")
-
-    monkeypatch.setitem(definition.ACTIONS, "award_miles", unreachable)
-
-
 def _seat_sold_before(client, make_user, auth_headers, flight):
     other = make_user()
     first = book(client, auth_headers(other), flight.id, ["12B"])
@@ -103,14 +84,14 @@ FAILURES = {
 
 @pytest.mark.parametrize("case", FAILURES)
 def test_a_failing_step_compensates_newest_first(case, live_app, worker, client, traveller, make_flight,
-                                                 make_user, auth_headers, monkeypatch):
+                                                 make_user, auth_headers, monkeypatch, faults):
     number, fault, failed_step, reason, compensations = FAILURES[case]
     user, headers = traveller
     flight = make_flight()
     if fault == "hold":
         _expire_hold_after_award(monkeypatch)
     elif fault == "loyalty":
-        _loyalty_down_for_awards(monkeypatch)
+        faults.fail_before("loyalty", "POST", "^/awards$")  # the award cannot reach the service
     elif fault == "sold":
         _seat_sold_before(client, make_user, auth_headers, flight)
 

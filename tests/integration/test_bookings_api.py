@@ -10,9 +10,8 @@ import pytest
 from app import engine
 from app.extensions import db
 from app.models import Saga
-from app.tasks import saga as saga_tasks
+from tests.conftest import APPROVED, book, card
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import book, card
 
 pytestmark = pytest.mark.integration
 
@@ -98,7 +97,7 @@ def test_invalid_bookings_are_422_and_change_nothing(body, field, live_app, clie
     assert db.session.execute(db.select(db.func.count(Saga.id))).scalar() == 0
 
 
-@pytest.mark.parametrize("number, exp_year", [("4242424242424241", 2031), ("4242424242424242", 2020)])
+@pytest.mark.parametrize("number, exp_year", [("4242424242424241", 2031), (APPROVED, 2020)])
 def test_an_invalid_card_is_refused_before_any_saga(number, exp_year, live_app, client, make_user,
                                                     auth_headers, make_flight):
     flight = make_flight()
@@ -115,17 +114,14 @@ def test_unknown_flight_is_404(live_app, client, make_user, auth_headers):
     assert response.status_code == 404
 
 
-def _unqueued_booking(monkeypatch, client, headers, flight_id: int, seat: str) -> tuple[str, str]:
-    """A booking written by the API whose chain is not enqueued: the test moves it itself."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-    response = book(client, headers, flight_id, [seat])
-    return response.json["id"], response.headers["Location"]
+def _watched(make_saga, make_user, auth_headers) -> tuple[str, str, dict]:
+    """A booking whose chain is not enqueued (the test moves it), read by an administrator."""
+    saga = make_saga()
+    return saga.id, f"/api/v1/bookings/{saga.id}", auth_headers(make_user(is_admin=True))
 
 
-def test_a_long_poll_answers_when_the_status_changes(live_app, client, make_user, auth_headers, make_flight,
-                                                     monkeypatch):
-    headers = auth_headers(make_user())
-    saga_id, location = _unqueued_booking(monkeypatch, client, headers, make_flight().id, "10A")
+def test_a_long_poll_answers_when_the_status_changes(live_app, client, make_saga, make_user, auth_headers):
+    saga_id, location, headers = _watched(make_saga, make_user, auth_headers)
     pending = client.get(location, headers=headers)
     assert pending.json["status"] == "pending"
 
@@ -146,10 +142,9 @@ def test_a_long_poll_answers_when_the_status_changes(live_app, client, make_user
     assert 0.4 < waited < 5, waited  # woken by the change, not by the end of the wait
 
 
-def test_a_long_poll_with_nothing_new_ends_in_304_after_the_wait(live_app, client, make_user, auth_headers,
-                                                                 make_flight, monkeypatch):
-    headers = auth_headers(make_user())
-    _, location = _unqueued_booking(monkeypatch, client, headers, make_flight().id, "10B")
+def test_a_long_poll_with_nothing_new_ends_in_304_after_the_wait(live_app, client, make_saga, make_user,
+                                                                 auth_headers):
+    _, location, headers = _watched(make_saga, make_user, auth_headers)
     etag = client.get(location, headers=headers).headers["ETag"]
     started = time.monotonic()
     answer = client.get(location, headers={**headers, "Prefer": "wait=1", "If-None-Match": etag})
@@ -161,10 +156,10 @@ def test_a_long_poll_with_nothing_new_ends_in_304_after_the_wait(live_app, clien
     assert time.monotonic() - started < 2
 
 
-def test_a_long_poll_of_a_finished_booking_does_not_wait(live_app, worker, client, make_user, auth_headers,
-                                                         make_flight):
-    headers = auth_headers(make_user())
-    response = book(client, headers, make_flight().id, ["10C"])
+def test_a_long_poll_of_a_finished_booking_does_not_wait(live_app, worker, client, traveller, flight,
+                                                         auth_headers):
+    headers = auth_headers(traveller)
+    response = book(client, headers, flight.id, ["10C"])
     wait_terminal(response.json["id"])
     done = client.get(response.headers["Location"], headers=headers)
     started = time.monotonic()

@@ -15,8 +15,9 @@ from app.errors import ParticipantRejected
 from app.extensions import db
 from app.models import TERMINAL, Saga
 from app.participants.trust import parse_credentials
+from tests.conftest import book
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import assert_confirmed, book
+from tests.integration.saga_helpers import assert_confirmed
 from tests.participants import credentials_of, wsgi_loyalty_client, wsgi_payment_client
 
 pytestmark = pytest.mark.integration

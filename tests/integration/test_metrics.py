@@ -6,10 +6,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.tasks import maintenance
-from tests.conftest import METRICS_TOKEN
+from tests.conftest import APPROVED, DECLINED, METRICS_TOKEN, PROCESSOR_DOWN, book
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import APPROVED, DECLINED, PROCESSOR_DOWN, book
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,9 @@ from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
 from app.tasks import maintenance
 from app.tasks import saga as saga_tasks
+from tests.conftest import DECLINED, NO_FUNDS, book
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import assert_confirmed, assert_undone, book, seat_status
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, seat_status
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +28,8 @@ def lapse(saga_id: str) -> None:
     db.session.commit()
 
 
-def book_unqueued(client, headers, flight_id: int, seats: list[str]) -> str:
-    """A booking whose POST could not enqueue (the broker was down): the row exists, no task does."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-        return book(client, headers, flight_id, seats).json["id"]
-
-
-def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, client, make_user, auth_headers,
-                                                           make_flight, monkeypatch, worker):
-    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11A"])
+def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, make_saga, worker):
+    saga_id = make_saga(seats=["11A"]).id
     assert maintenance.reconcile_sagas.run() == {"sagas_redriven": 0}  # still within its grace
     lapse(saga_id)
 
@@ -45,9 +38,8 @@ def test_a_saga_never_enqueued_is_started_by_the_reconciler(live_app, client, ma
     assert_confirmed(wait_terminal(saga_id))
 
 
-def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make_user, auth_headers,
-                                                         make_flight, worker):
-    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11B"])
+def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, make_saga, worker):
+    saga_id = make_saga(seats=["11B"]).id
     saga = saga_log.start_step(saga_id, 1, "reserve_seat", "action", "dead-task")
     definition.reserve_seat(saga)  # its worker died right after the first step's effect
     assert recovery.stalled_sagas() == []  # its lease still runs
@@ -63,9 +55,8 @@ def test_a_stalled_running_saga_is_driven_on_from_its_log(live_app, client, make
     assert saga.step("reserve_seat").attempts == 2
 
 
-def test_a_failed_step_whose_errback_was_lost_is_compensated(live_app, client, make_user, auth_headers,
-                                                            make_flight, worker):
-    saga_id = book_unqueued(client, auth_headers(make_user()), make_flight().id, ["11C"])
+def test_a_failed_step_whose_errback_was_lost_is_compensated(live_app, make_saga, worker):
+    saga_id = make_saga(seats=["11C"]).id
     definition.reserve_seat(saga_log.start_step(saga_id, 1, "reserve_seat", "action", "t"))
     saga_log.finish_step(saga_id, 1, "reserve_seat", "failed", TransientError("redis went away"))
     lapse(saga_id)
@@ -77,10 +68,9 @@ def test_a_failed_step_whose_errback_was_lost_is_compensated(live_app, client, m
 
 
 def test_the_sweep_compensates_a_saga_whose_hold_lapsed_while_payment_was_slow(
-        live_app, client, make_user, auth_headers, make_flight, worker):
-    headers = auth_headers(make_user())
+        live_app, client, make_flight, make_saga, worker):
     flight = make_flight()
-    saga_id = book_unqueued(client, headers, flight.id, ["11D"])
+    saga_id = make_saga(seats=["11D"], flight_id=flight.id).id
     assert engine.run_step(saga_id, "reserve_seat", fence=1) == engine.Done()
     slow = saga_log.start_step(saga_id, 1, "authorize_payment", "action", "slow")  # in flight
     definition.authorize_payment(slow)  # authorized, but not yet recorded
@@ -100,20 +90,15 @@ def test_the_sweep_compensates_a_saga_whose_hold_lapsed_while_payment_was_slow(
 
 
 def test_a_debt_is_paid_by_the_janitor_and_the_saga_settles(live_app, client, make_user, auth_headers,
-                                                            make_flight, monkeypatch, worker):
-    real = definition.COMPENSATIONS["cancel_payment"]
-
-    def down(saga):
-        raise TransientError("payment service down")
-
-    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", down)
+                                                            make_flight, faults, worker):
+    faults.fail_before("payment", "POST", "^/operations/.+/cancel$")  # cancel_payment cannot reach it
     saga_id = book(client, auth_headers(make_user()), make_flight().id, ["11E"],
-                   number="4000000000009995").json["id"]
+                   number=NO_FUNDS).json["id"]
     saga = wait_terminal(saga_id)
     assert saga.status == "needs_attention"
     assert maintenance.retry_debts.run() == {"sagas_settled": 0}  # not due yet
 
-    monkeypatch.setitem(definition.COMPENSATIONS, "cancel_payment", real)
+    faults.clear()
     db.session.execute(db.update(Debt).values(next_attempt_at=utcnow()))
     db.session.commit()
     assert maintenance.retry_debts.run() == {"sagas_settled": 1}
@@ -132,7 +117,7 @@ def test_an_admin_retries_a_saga_that_needs_attention(live_app, client, make_use
     real = definition.COMPENSATIONS["cancel_seat"]
     monkeypatch.setitem(definition.COMPENSATIONS, "cancel_seat",
                         lambda saga: (_ for _ in ()).throw(TransientError("redis away")))
-    saga_id = book(client, traveller, make_flight().id, ["11F"], number="4000000000000002").json["id"]
+    saga_id = book(client, traveller, make_flight().id, ["11F"], number=DECLINED).json["id"]
     assert wait_terminal(saga_id).status == "needs_attention"
 
     listed = client.get("/api/v1/admin/sagas?status=needs_attention", headers=admin).json
@@ -158,11 +143,10 @@ def test_an_admin_retries_a_saga_that_needs_attention(live_app, client, make_use
                        headers=admin).status_code == 404
 
 
-def test_janitors_running_at_once_redrive_a_saga_once(live_app, client, make_user, auth_headers,
-                                                      make_flight):
+def test_janitors_running_at_once_redrive_a_saga_once(live_app, make_flight, make_saga):
     from concurrent.futures import ThreadPoolExecutor
 
-    saga_ids = [book_unqueued(client, auth_headers(make_user()), make_flight(number=f"SA9{i}").id, ["13A"])
+    saga_ids = [make_saga(seats=["13A"], flight_id=make_flight(number=f"SA9{i}").id).id
                 for i in range(3)]
     for saga_id in saga_ids:
         lapse(saga_id)

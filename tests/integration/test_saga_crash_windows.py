@@ -6,24 +6,16 @@ import pytest
 
 from app import engine, saga_log, seat_holds
 from app import saga as definition
-from app.extensions import db
 from app.models import Saga
-from app.tasks import saga as saga_tasks
-from tests.integration.saga_helpers import assert_confirmed, book, hold_keys_left
+from tests.integration.saga_helpers import WorkerKilled, assert_confirmed, hold_keys_left
 
 pytestmark = pytest.mark.integration
 
 
-class WorkerKilled(BaseException):
-    """Stands for SIGKILL: nothing after it runs, no handler catches it."""
-
-
 @pytest.fixture
-def running_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
+def running_saga(live_app, make_saga) -> Saga:
     """A saga written by the API but not enqueued: the test delivers its steps to the engine."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-    response = book(client, auth_headers(make_user()), make_flight().id, ["4C", "4D"])
-    return db.session.get(Saga, response.json["id"])
+    return make_saga(seats=["4C", "4D"])
 
 
 def test_confirm_booking_killed_after_the_ticket_releases_the_keys_when_run_again(running_saga, monkeypatch):

@@ -16,19 +16,15 @@ from app.tasks import saga as saga_tasks
 from app.tasks.saga import start as start_chain
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
+from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, payment_of
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def pending_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
+def pending_saga(live_app, make_saga) -> Saga:
     """A saga written by the API but not enqueued, so the test drives its steps by hand."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-    user = make_user()
-    flight = make_flight()
-    response = book(client, auth_headers(user), flight.id, ["5A", "5B"])
-    return db.session.get(Saga, response.json["id"])
+    return make_saga(seats=["5A", "5B"])
 
 
 def test_every_action_run_twice_has_one_effect(pending_saga):

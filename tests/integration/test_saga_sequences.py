@@ -19,22 +19,15 @@ from app.errors import CardDeclined
 from app.extensions import db
 from app.models import Hold, Saga, TicketSeat
 from app.models.types import utcnow
-from app.tasks import saga as saga_tasks
-from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
+from tests.integration.saga_helpers import WorkerKilled, assert_confirmed, assert_undone, award_of, payment_of
 
 pytestmark = pytest.mark.integration
 
 
-class WorkerKilled(BaseException):
-    """Stands for SIGKILL: nothing after it runs, no handler catches it."""
-
-
 @pytest.fixture
-def saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
+def saga(live_app, make_saga) -> Saga:
     """A saga written by the API but not enqueued: the test makes every delivery itself."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
-    response = book(client, auth_headers(make_user()), make_flight().id, ["7A", "7B"])
-    return db.session.get(Saga, response.json["id"])
+    return make_saga(seats=["7A", "7B"])
 
 
 def deliver(saga_id: str, names: list[str] | tuple[str, ...], fence: int) -> engine.Outcome:
@@ -96,19 +89,18 @@ def lapse(saga_id: str) -> None:
 # 1. A late duplicate must not undo the work of a confirmed booking -------------------------------
 
 
+# The write each step makes, by service and path.
+STEP_WRITES = {"authorize_payment": ("payment", "^/payments$"), "award_miles": ("loyalty", "^/awards$")}
+
+
 @pytest.mark.parametrize("step", ["authorize_payment", "award_miles"])
-def test_a_late_duplicate_of_a_step_leaves_a_confirmed_booking_alone(step, saga, live_app, monkeypatch):
+def test_a_late_duplicate_of_a_step_leaves_a_confirmed_booking_alone(step, saga, live_app, faults):
     assert deliver(saga.id, definition.ACTION_NAMES[:definition.ACTION_NAMES.index(step)], 1) == engine.Done()
-    real = definition.ACTIONS[step]
-    calls = []
-
-    def slow(current: Saga) -> None:
-        real(current)  # the duplicate's request is replayed by the participant ...
-        if not calls:  # ... and while it is on its way back, the original chain runs to the end
-            calls.append(step)
-            elsewhere(live_app, lambda: deliver(saga.id, definition.ACTION_NAMES, 1))
-
-    monkeypatch.setitem(definition.ACTIONS, step, slow)
+    # The duplicate's request is done by the participant, and while its answer is on its way back,
+    # the original chain runs to the end.
+    service, path = STEP_WRITES[step]
+    faults.answer_late(service, "POST", path, times=1,
+                       then=lambda: elsewhere(live_app, lambda: deliver(saga.id, definition.ACTION_NAMES, 1)))
     assert engine.run_step(saga.id, step, 1) == engine.Fenced("fenced off before its success was recorded")
     confirmed = saga_log.load(saga.id)
     assert_confirmed(confirmed)  # not refunded, miles not reversed

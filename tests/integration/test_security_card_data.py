@@ -15,9 +15,8 @@ from celery.signals import before_task_publish
 
 from app.extensions import db
 from app.models import Saga
-from tests.conftest import TEST_BROKER_URL, TEST_REDIS_URL
+from tests.conftest import APPROVED, DECLINED, NO_FUNDS, PROCESSOR_DOWN, TEST_BROKER_URL, TEST_REDIS_URL
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import APPROVED, DECLINED, NO_FUNDS, PROCESSOR_DOWN
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ from app import bookings
 from app.extensions import db
 from app.models import IdempotencyKey, Saga
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import stub_enqueue
 
 KEY = "order-1"
 

@@ -22,7 +22,7 @@ from app.holds import (
     take_hold,
     withdraw_hold,
 )
-from app.models import Hold, HoldStatus, Saga, Seat, Ticket, TicketSeat
+from app.models import Hold, HoldStatus, Seat
 from app.models.types import utcnow
 from app.seat_holds import acquire, hold_key
 
@@ -30,11 +30,6 @@ from app.seat_holds import acquire, hold_key
 @pytest.fixture
 def user(make_user):
     return make_user()
-
-
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
 
 
 @pytest.fixture
@@ -56,19 +51,6 @@ def key_of_seat(flight, seat: str) -> bytes | None:
 def lapse(hold: Hold, ago: timedelta = timedelta(seconds=1)) -> None:
     """Move a hold's expiry into the past: expiry is a SQL predicate, no sleep needed."""
     hold.expires_at = utcnow() - ago
-    db.session.commit()
-
-
-def book(user, flight, seats: list[str], *, active: bool = True) -> None:
-    """An issued ticket on `seats`, as the saga's confirm step leaves it."""
-    saga = Saga(user_id=user.id, flight_id=flight.id, seats=seats, amount=Decimal("150.00"),
-                currency="USD", miles=150, card_token="tok", card_brand="visa", card_last4="4242")
-    db.session.add(saga)
-    db.session.flush()
-    ticket = Ticket(saga_id=saga.id, reference=f"R{saga.id[:5]}".upper(), flight_id=flight.id,
-                    user_id=user.id, seats=[TicketSeat(flight_id=flight.id, seat_number=s, active=active)
-                                            for s in seats])
-    db.session.add(ticket)
     db.session.commit()
 
 
@@ -162,17 +144,17 @@ def test_sql_guards_an_active_hold_when_redis_lost_its_keys(make_user, flight):
     assert db.session.query(Hold).count() == 1
 
 
-def test_sql_guards_an_active_ticket(user, flight):
-    book(user, flight, ["12B"])
+def test_sql_guards_an_active_ticket(user, flight, insert_ticket):
+    insert_ticket(flight, user, ["12B"])
     with pytest.raises(SeatUnavailable) as caught:
         take_hold(user.id, flight, ["12A", "12B"])
     assert caught.value.extra == {"seats": ["12B"]}
     assert get_redis().keys("hold:*") == []
 
 
-def test_a_cancelled_ticket_or_lapsed_hold_does_not_block_the_seat(make_user, flight):
+def test_a_cancelled_ticket_or_lapsed_hold_does_not_block_the_seat(make_user, flight, insert_ticket):
     first, second = make_user(), make_user()
-    book(first, flight, ["12A"], active=False)
+    insert_ticket(flight, first, ["12A"], active=False)
     lapsed = take_hold(first.id, flight, ["12B"])
     lapse(lapsed)
     get_redis().flushdb()  # its key would be gone by now too

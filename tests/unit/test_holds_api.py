@@ -43,11 +43,6 @@ def users(make_user, auth_headers, tokens):
     return people
 
 
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
-
-
 def hold_url(flight_id: int) -> str:
     return f"/api/v1/flights/{flight_id}/holds"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from decimal import Decimal
 from types import SimpleNamespace
 
 import fakeredis
@@ -45,26 +44,11 @@ def broker(app):
     return fake
 
 
-@pytest.fixture
-def make_saga(make_user, make_flight):
-    user, flight = make_user(), make_flight()
-
-    def make(status: str = SagaStatus.PENDING, **values: object) -> Saga:
-        saga = Saga(user_id=user.id, flight_id=flight.id, seats=["6A"], amount=Decimal("150.00"),
-                    currency="USD", miles=150, status=status, card_token="tok_x", card_brand="visa",
-                    card_last4="4242", **values)
-        db.session.add(saga)
-        db.session.commit()
-        return saga
-
-    return make
-
-
-def test_scrape_time_gauges_count_what_the_database_holds_now(app, client, broker, make_saga, make_user,
+def test_scrape_time_gauges_count_what_the_database_holds_now(app, client, broker, insert_saga, make_user,
                                                              make_flight, insert_hold):
     for status in ("pending", "running", "running", "compensating", "needs_attention", "confirmed"):
-        make_saga(status)
-    owing = make_saga(SagaStatus.NEEDS_ATTENTION)
+        insert_saga(status)
+    owing = insert_saga(SagaStatus.NEEDS_ATTENTION)
     db.session.add_all([Debt(saga_id=owing.id, step="cancel_payment", reason="payment_unavailable"),
                         Debt(saga_id=owing.id, step="reverse_miles", reason="loyalty_unavailable"),
                         Debt(saga_id=owing.id, step="cancel_seat", reason="internal_error",
@@ -106,9 +90,9 @@ def _with_steps(saga: Saga) -> Saga:
     return saga
 
 
-def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client, broker, make_saga):
+def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client, broker, insert_saga):
     before = scrape(client)
-    declined = _with_steps(make_saga(SagaStatus.PENDING))
+    declined = _with_steps(insert_saga(SagaStatus.PENDING))
     saga_log.start_step(declined.id, 1, "reserve_seat", "action", "t-1")  # pending -> running
     saga_log.finish_step(declined.id, 1, "reserve_seat", "succeeded")
     saga_log.start_step(declined.id, 1, "authorize_payment", "action", "t-2")
@@ -120,7 +104,7 @@ def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client
         saga_log.finish_step(declined.id, fence, name, "succeeded")
     assert saga_log.finish(declined.id, fence) == "failed"
     assert saga_log.finish(declined.id, fence) is None  # lost the race: no count
-    confirmed = _with_steps(make_saga(SagaStatus.RUNNING))
+    confirmed = _with_steps(insert_saga(SagaStatus.RUNNING))
     for name in definition.ACTION_NAMES:
         saga_log.start_step(confirmed.id, 1, name, "action", "t-4")
         last = name == definition.ACTION_NAMES[-1]
@@ -135,8 +119,8 @@ def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client
     assert grew("booking_sagas_ended_total", status="confirmed", reason="none") == 1
 
 
-def test_compensations_are_counted_when_they_succeed_or_leave_a_debt(app, client, broker, make_saga):
-    saga = make_saga(SagaStatus.COMPENSATING)
+def test_compensations_are_counted_when_they_succeed_or_leave_a_debt(app, client, broker, insert_saga):
+    saga = insert_saga(SagaStatus.COMPENSATING)
     saga.steps = [SagaStep(name=name, kind="compensation", position=n)
                   for n, name in enumerate(["cancel_payment", "cancel_seat"], 1)]
     db.session.commit()

@@ -21,12 +21,13 @@ from app.errors import (
 from app.participants import loyalty_client, payment_client
 from app.participants.loyalty.client import Award, Balance, LoyaltyClient
 from app.participants.payment.client import CardToken, Payment, PaymentClient
-from tests.participants import secret_of, wire_participants
+from tests.conftest import APPROVED, DECLINED, NO_FUNDS, PROCESSOR_DOWN
+from tests.participants import payment_by_id, secret_of, wire_participants
 
 NEXT_YEAR = date.today().year + 1
 
 
-def token_for(payment: PaymentClient, number: str = "4242424242424242") -> str:
+def token_for(payment: PaymentClient, number: str = APPROVED) -> str:
     return payment.tokenize(number, 12, NEXT_YEAR, "123").token
 
 
@@ -59,7 +60,7 @@ def test_the_booking_app_reaches_the_wired_services(app, participants):
 def test_wire_participants_alone_builds_both_services(app, tmp_path):
     wired = wire_participants(app, tmp_path)
     try:
-        assert payment_client().tokenize("4242424242424242", 12, NEXT_YEAR, "123").last4 == "4242"
+        assert payment_client().tokenize(APPROVED, 12, NEXT_YEAR, "123").last4 == "4242"
         assert loyalty_client().balance("7").balance == 0
         assert {path.name for path in tmp_path.glob("*.db")} >= {"payment.db", "loyalty.db"}
     finally:
@@ -75,8 +76,8 @@ def test_tokenize_gives_a_card_token(payment):
 
 @pytest.mark.parametrize(("number", "exp_year", "cvc"), [
     ("4242424242424241", NEXT_YEAR, "123"),              # Luhn
-    ("4242424242424242", date.today().year - 1, "123"),  # expired
-    ("4242424242424242", NEXT_YEAR, "1"),                # CVC
+    (APPROVED, date.today().year - 1, "123"),  # expired
+    (APPROVED, NEXT_YEAR, "1"),                # CVC
 ])
 def test_an_invalid_card_raises_invalid_card(payment, number, exp_year, cvc):
     with pytest.raises(InvalidCard):
@@ -91,8 +92,8 @@ def test_authorize_gives_a_payment(payment):
 
 
 @pytest.mark.parametrize(("number", "error", "code"), [
-    ("4000000000000002", CardDeclined, "card_declined"),
-    ("4000000000009995", InsufficientFunds, "insufficient_funds"),
+    (DECLINED, CardDeclined, "card_declined"),
+    (NO_FUNDS, InsufficientFunds, "insufficient_funds"),
 ])
 def test_declines_raise_their_business_error_and_can_be_looked_up(payment, number, error, code):
     with pytest.raises(error) as raised:
@@ -104,7 +105,7 @@ def test_declines_raise_their_business_error_and_can_be_looked_up(payment, numbe
 
 
 def test_the_processing_error_card_raises_payment_unavailable(payment):
-    token = token_for(payment, "4000000000000119")
+    token = token_for(payment, PROCESSOR_DOWN)
     for _ in range(2):
         with pytest.raises(PaymentUnavailable):
             payment.authorize(token, Decimal("10.00"), "USD", idempotency_key="k-0119")
@@ -133,7 +134,7 @@ def test_void_capture_refund(payment):
     assert (captured.status, captured.captured_amount) == ("captured", Decimal("45.00"))
     refunded = payment.refund(kept.id, Decimal("45.00"), idempotency_key="r-2")
     assert (refunded.status, refunded.refunded_amount) == ("refunded", Decimal("45.00"))
-    assert payment.get(kept.id) == refunded
+    assert payment_by_id(payment, kept.id) == refunded
 
 
 @pytest.mark.parametrize(("attempt", "status", "code"), [
@@ -147,7 +148,7 @@ def test_other_refusals_raise_participant_rejected_with_status_and_code(payment,
     calls = {
         "capture after void": lambda: payment.capture(voided.id, Decimal("1.00"), idempotency_key="c-3"),
         "key reused for a refund": lambda: payment.refund(voided.id, Decimal("1.00"), idempotency_key="v-3"),
-        "unknown payment": lambda: payment.get("no-such-payment"),
+        "unknown payment": lambda: payment_by_id(payment, "no-such-payment"),
     }
     with pytest.raises(ParticipantRejected) as raised:
         calls[attempt]()
@@ -311,10 +312,10 @@ def test_every_call_carries_the_timeouts_and_every_write_its_key():
                                          "refunded_amount": "0.00"})
 
     client = payment_over(handler, connect_timeout=0.5, read_timeout=3.0)
-    client.tokenize("4242424242424242", 12, NEXT_YEAR, "123")
+    client.tokenize(APPROVED, 12, NEXT_YEAR, "123")
     client.authorize("tok_1", Decimal("1.00"), "USD", idempotency_key="k-auth")
     client.lookup("k-auth")
-    client.get("pay-1")
+    payment_by_id(client, "pay-1")
     client.void("pay-1", idempotency_key="k-void")
     client.capture("pay-1", Decimal("1.00"), idempotency_key="k-capture")
     client.refund("pay-1", Decimal("1.00"), idempotency_key="k-refund")

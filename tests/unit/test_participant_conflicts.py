@@ -16,6 +16,7 @@ from flask import Flask
 
 from app.participants.loyalty import operations as loyalty_operations
 from app.participants.payment import operations as payment_operations
+from tests.conftest import APPROVED
 from tests.unit.test_payment_service import authorized
 
 LATE = "late-request"
@@ -110,7 +111,7 @@ def test_two_refunds_at_once_are_decided_one_after_the_other(monkeypatch, paymen
 
 def test_a_cancel_by_key_racing_a_capture_refunds_it(monkeypatch, payment_app):
     api = payment_app.test_client()
-    token = api.post("/tokens", json={"card_number": "4242424242424242", "exp_month": 12,
+    token = api.post("/tokens", json={"card_number": APPROVED, "exp_month": 12,
                                       "exp_year": 2099, "cvc": "123"},
                      headers={"Idempotency-Key": "t-1"}).get_json()["token"]
     payment_id = api.post("/payments", json={"token": token, "amount": "80.00", "currency": "USD"},

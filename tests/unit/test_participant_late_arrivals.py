@@ -8,44 +8,31 @@ had been done under it yet.
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import date
-from decimal import Decimal
 
 import pytest
 from flask import request, request_finished
-from werkzeug.serving import make_server
 
 from app import saga as definition
 from app.errors import BusinessError, PaymentUnavailable
-from app.extensions import db
 from app.models import Saga, SagaStatus
 from app.participants.loyalty.client import Balance
 from app.participants.loyalty.models import Award
 from app.participants.loyalty.models import db as loyalty_db
-from app.participants.payment.client import PaymentClient
 from app.participants.payment.models import Payment
 from app.participants.payment.models import db as payment_db
 from app.settings_check import UnworkableSettings
-from tests.participants import build_payment_app, secret_of
+from tests.conftest import APPROVED
+from tests.participants import build_payment_app, payment_by_id, payment_over_socket, served
 
 NEXT_YEAR = date.today().year + 1
-APPROVED = "4242424242424242"
-
-BOOKING_TOKEN = secret_of("payment", "booking")
 
 
 @pytest.fixture
-def saga(app, make_user, make_flight) -> Saga:
+def saga(insert_saga) -> Saga:
     """A saga that is compensating: its authorize and award may still be on their way."""
-    user, flight = make_user(), make_flight()
-    saga = Saga(user_id=user.id, flight_id=flight.id, seats=["1A"], amount=Decimal("150.00"),
-                currency=flight.currency, miles=300, status=SagaStatus.COMPENSATING,
-                card_token="tok_unused", card_brand="visa", card_last4="4242")
-    db.session.add(saga)
-    db.session.commit()
-    return saga
+    return insert_saga(SagaStatus.COMPENSATING, seats=["1A"], miles=300)
 
 
 def count(service_app, model) -> int:
@@ -91,14 +78,14 @@ def test_cancel_payment_voids_an_authorization(saga, participants):
     payment_id = authorize_for(saga, participants)
     definition.cancel_payment(saga)
     definition.cancel_payment(saga)  # a compensation may run twice
-    assert participants.payment.get(payment_id).status == "voided"
+    assert payment_by_id(participants.payment, payment_id).status == "voided"
 
 
 def test_cancel_payment_refunds_a_capture(saga, participants):
     payment_id = authorize_for(saga, participants)
     participants.payment.capture(payment_id, saga.amount, idempotency_key=definition.key(saga, "capture"))
     definition.cancel_payment(saga)
-    refunded = participants.payment.get(payment_id)
+    refunded = payment_by_id(participants.payment, payment_id)
     assert (refunded.status, refunded.refunded_amount) == ("refunded", saga.amount)
 
 
@@ -123,13 +110,8 @@ LATENCY_MS = 1000
 def late_payment_url(payment_app):
     """The payment service on a free 127.0.0.1 port, its latency (when set) spent before the work."""
     payment_app.config["PAYMENT_LATENCY_AT"] = "before"
-    server = make_server("127.0.0.1", 0, payment_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with served(payment_app) as url:
+        yield url
 
 
 def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(app, saga, payment_app,
@@ -137,9 +119,9 @@ def test_an_authorize_that_timed_out_and_lands_after_cancel_payment_is_refused(a
     answers = []
     request_finished.connect(lambda sender, response: answers.append((request.path, response.status_code)),
                              payment_app, weak=False)
-    saga_client = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
+    saga_client = payment_over_socket(late_payment_url, read_timeout=5.0)
     app.extensions["payment"] = saga_client
-    impatient = PaymentClient(late_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
+    impatient = payment_over_socket(late_payment_url, read_timeout=0.25)
     try:
         token = saga_client.tokenize(APPROVED, 12, NEXT_YEAR, "123").token
         payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS

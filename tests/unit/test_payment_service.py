@@ -6,11 +6,12 @@ from datetime import date
 
 import pytest
 
-from app.participants.payment import operations, views
+from app.participants import idempotency
+from app.participants.payment import operations
 from app.participants.payment.models import Payment, db
+from tests.conftest import APPROVED, APPROVED_MASTERCARD, DECLINED, NO_FUNDS, PROCESSOR_DOWN
 
 NEXT_YEAR = date.today().year + 1
-APPROVED = "4242424242424242"
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_a_refusal_never_repeats_the_card_number(api):
 
 # Authorizations, by test card
 
-@pytest.mark.parametrize(("number", "brand"), [(APPROVED, "visa"), ("5555555555554444", "mastercard")])
+@pytest.mark.parametrize(("number", "brand"), [(APPROVED, "visa"), (APPROVED_MASTERCARD, "mastercard")])
 def test_approved_cards_are_authorized(api, number, brand):
     response = authorize(api, number, "120.50")
     assert response.status_code == 201
@@ -102,8 +103,8 @@ def test_approved_cards_are_authorized(api, number, brand):
     assert (payment["brand"], payment["last4"]) == (brand, number[-4:])
 
 
-@pytest.mark.parametrize(("number", "code"), [("4000000000000002", "card_declined"),
-                                              ("4000000000009995", "insufficient_funds")])
+@pytest.mark.parametrize(("number", "code"), [(DECLINED, "card_declined"),
+                                              (NO_FUNDS, "insufficient_funds")])
 def test_declining_cards_answer_402_and_are_recorded_as_declined(api, number, code):
     body = assert_problem(authorize(api, number, key="declined-1"), 402, code)
     found = api.get("/operations/declined-1").get_json()["payment"]
@@ -112,7 +113,7 @@ def test_declining_cards_answer_402_and_are_recorded_as_declined(api, number, co
 
 
 def test_the_processing_error_card_answers_503_on_every_attempt(api, payment_app):
-    token = tokenize(api, "4000000000000119")
+    token = tokenize(api, PROCESSOR_DOWN)
     body = {"token": token, "amount": "120.00", "currency": "USD"}
     for key in ("same", "same", "other"):
         assert_problem(post(api, "/payments", body, key=key), 503, "processing_error")
@@ -143,7 +144,7 @@ def test_same_key_and_body_replays_the_first_answer_with_one_effect(api, payment
 
 
 def test_a_decline_replays_as_the_same_402(api):
-    body = {"token": tokenize(api, "4000000000000002"), "amount": "9.99", "currency": "USD"}
+    body = {"token": tokenize(api, DECLINED), "amount": "9.99", "currency": "USD"}
     first = post(api, "/payments", body, key="k-2")
     again = post(api, "/payments", body, key="k-2")
     assert (again.status_code, again.data) == (402, first.data)
@@ -166,7 +167,7 @@ def test_same_key_on_another_endpoint_is_refused(api):
 def test_a_tokenize_replay_returns_the_same_token(api):
     first = post(api, "/tokens", card(), key="k-5")
     assert post(api, "/tokens", card(), key="k-5").get_json() == first.get_json()
-    assert_problem(post(api, "/tokens", card("5555555555554444"), key="k-5"), 422, "idempotency_key_reused")
+    assert_problem(post(api, "/tokens", card(APPROVED_MASTERCARD), key="k-5"), 422, "idempotency_key_reused")
 
 
 def test_every_write_needs_a_key(api):
@@ -220,7 +221,7 @@ def test_voiding_twice_is_harmless(api):
 
 
 def test_voiding_a_declined_payment_is_harmless(api):
-    payment_id = authorize(api, "4000000000000002").get_json()["payment_id"]
+    payment_id = authorize(api, DECLINED).get_json()["payment_id"]
     response = post(api, f"/payments/{payment_id}/void")
     assert (response.status_code, response.get_json()["status"]) == (200, "declined")
 
@@ -335,7 +336,7 @@ def test_cancelling_a_capture_refunds_what_is_left(api):
 
 
 def test_cancelling_a_decline_leaves_it_declined(api):
-    authorize(api, "4000000000000002", key="booking-5:authorize")
+    authorize(api, DECLINED, key="booking-5:authorize")
     assert cancel(api, "booking-5:authorize").get_json()["payment"]["status"] == "declined"
 
 
@@ -372,7 +373,7 @@ def test_a_cancel_committed_while_the_authorize_runs_wins(api, payment_app, monk
 def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app, monkeypatch):
     token = tokenize(api)
     body = {"token": token, "amount": "120.00", "currency": "USD"}
-    real_target, authorized_meanwhile = views.cancel_target, []
+    real_target, authorized_meanwhile = idempotency.cancel_target, []
 
     def authorize_meanwhile(*args, **kwargs):
         found = real_target(*args, **kwargs)  # nothing yet: a tombstone is on its way in
@@ -381,7 +382,7 @@ def test_an_authorize_committed_while_the_cancel_runs_is_voided(api, payment_app
                 lambda: post(payment_app.test_client(), "/payments", body, key="race-2")))
         return found
 
-    monkeypatch.setattr(views, "cancel_target", authorize_meanwhile)
+    monkeypatch.setattr(idempotency, "cancel_target", authorize_meanwhile)
     cancelled = cancel(api, "race-2").get_json()
     assert authorized_meanwhile[0].status_code == 201
     assert (cancelled["payment"]["id"], cancelled["payment"]["status"]) == (

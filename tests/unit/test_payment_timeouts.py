@@ -7,36 +7,28 @@ from decimal import Decimal
 
 import pytest
 from flask import request, request_finished
-from werkzeug.serving import make_server
 
 from app.errors import PaymentUnavailable
-from app.participants.payment.client import PaymentClient
-from tests.participants import secret_of
+from tests.conftest import APPROVED
+from tests.participants import payment_over_socket, served
 
 LATENCY_MS = 500
-
-BOOKING_TOKEN = secret_of("payment", "booking")
 
 
 @pytest.fixture
 def slow_payment_url(payment_app):
     """The payment service on a free 127.0.0.1 port, every answer held back LATENCY_MS."""
     payment_app.config["PAYMENT_LATENCY_MS"] = LATENCY_MS
-    server = make_server("127.0.0.1", 0, payment_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with served(payment_app) as url:
+        yield url
 
 
 def test_an_authorize_slower_than_the_read_timeout_is_payment_unavailable(slow_payment_url):
-    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
-    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
+    patient = payment_over_socket(slow_payment_url, read_timeout=5.0)
+    impatient = payment_over_socket(slow_payment_url, read_timeout=0.25)
     try:
         started = time.monotonic()
-        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        token = patient.tokenize(APPROVED, 12, date.today().year + 1, "123")
         assert time.monotonic() - started >= LATENCY_MS / 1000
 
         with pytest.raises(PaymentUnavailable, match="timed out"):
@@ -55,10 +47,10 @@ def test_latency_before_the_work_lands_it_after_the_caller_gave_up(payment_app, 
     landed = threading.Event()
     request_finished.connect(lambda sender, response: landed.set() if request.path == "/payments" else None,
                              payment_app, weak=False)
-    patient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=5.0, token=BOOKING_TOKEN)
-    impatient = PaymentClient(slow_payment_url, connect_timeout=1.0, read_timeout=0.25, token=BOOKING_TOKEN)
+    patient = payment_over_socket(slow_payment_url, read_timeout=5.0)
+    impatient = payment_over_socket(slow_payment_url, read_timeout=0.25)
     try:
-        token = patient.tokenize("4242424242424242", 12, date.today().year + 1, "123")
+        token = patient.tokenize(APPROVED, 12, date.today().year + 1, "123")
         payment_app.config["PAYMENT_LATENCY_MS"] = 1000  # far beyond the timeout: room for the lookup
         with pytest.raises(PaymentUnavailable, match="timed out"):
             impatient.authorize(token.token, Decimal("120.00"), "USD", idempotency_key="late-1")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.api.problems import Problem
+from app.errors import Refusal
 from app.models import User
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance"}
@@ -94,7 +94,7 @@ def test_a_wrong_method_with_a_form_body_is_still_405(client):
 
 def test_a_problem_carries_its_extension_members_and_headers(app, client):
     def refuse():
-        raise Problem(409, "Taken.", type="seat-unavailable", seats=["12A"], headers={"X-Why": "test"})
+        raise Refusal(409, "Taken.", type="seat-unavailable", seats=["12A"], headers={"X-Why": "test"})
 
     app.add_url_rule("/api/v1/test-refusal", view_func=refuse)
     response = client.get("/api/v1/test-refusal")

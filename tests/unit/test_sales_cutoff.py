@@ -9,17 +9,7 @@ import pytest
 from app.extensions import db
 from app.models import Hold, Saga
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user())
+from tests.conftest import card
 
 
 def departing_in(make_flight, minutes: float, number: str = "SA500"):

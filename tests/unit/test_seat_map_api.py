@@ -28,16 +28,6 @@ def counting_queries():
 
 
 @pytest.fixture
-def flight(make_flight):
-    return make_flight()
-
-
-@pytest.fixture
-def traveller(make_user):
-    return make_user("traveller@example.com")
-
-
-@pytest.fixture
 def other(make_user):
     return make_user("other@example.com")
 

@@ -5,38 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from app.extensions import db
 from app.models import Hold, Saga
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
+from tests.conftest import book
 
 NINE = [f"{row}A" for row in range(6, 15)]
 TEN = [*NINE, "15A"]
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user())
-
-
 def hold(client, flight, headers, seats):
     return client.post(f"/api/v1/flights/{flight.id}/holds", json={"seats": seats}, headers=headers)
-
-
-def book(client, headers, **body):
-    return client.post("/api/v1/bookings", json={**body, "payment": card()}, headers=headers)
 
 
 def test_a_hold_takes_at_most_nine_seats(client, flight, ada):

@@ -13,9 +13,8 @@ from app.participants.idempotency import fingerprint
 from app.participants.payment.cards import luhn_ok
 from app.participants.payment.models import IdempotencyRecord
 from app.participants.payment.models import db as payment_db
-from tests.security_world import card, stub_enqueue
-
-VISA = "4242424242424242"
+from tests.conftest import APPROVED, APPROVED_MASTERCARD, card
+from tests.security_world import stub_enqueue
 
 
 def same_last4(number: str) -> str:
@@ -28,15 +27,15 @@ def same_last4(number: str) -> str:
 
 
 def body(**payment) -> dict:
-    return {"flight_id": 1, "seats": ["12A"], "payment": {**card(), "card_number": VISA, **payment}}
+    return {"flight_id": 1, "seats": ["12A"], "payment": {**card(), "card_number": APPROVED, **payment}}
 
 
 def test_the_booking_fingerprint_sees_last4_and_expiry_but_not_the_number_or_cvc(app):
     reference = request_fingerprint(body())
-    assert request_fingerprint(body(card_number=same_last4(VISA))) == reference
+    assert request_fingerprint(body(card_number=same_last4(APPROVED))) == reference
     assert request_fingerprint(body(card_number="4242 4242 4242 4242")) == reference
     assert request_fingerprint(body(cvc="999")) == reference
-    assert request_fingerprint(body(card_number="5555555555554444")) != reference
+    assert request_fingerprint(body(card_number=APPROVED_MASTERCARD)) != reference
     assert request_fingerprint(body(exp_month=11)) != reference
     assert request_fingerprint({**body(), "seats": ["12B"]}) != reference
 
@@ -55,7 +54,7 @@ def test_a_retry_with_another_cvc_replays_and_another_card_is_refused(client, pa
     assert first.status_code == 202
     again = book(cvc="999")
     assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
-    other = book(card_number="5555555555554444")
+    other = book(card_number=APPROVED_MASTERCARD)
     assert other.status_code == 422
     assert other.get_json()["type"] == "/problems/idempotency-key-reused"
     assert db.session.query(Saga).count() == 1
@@ -64,7 +63,7 @@ def test_a_retry_with_another_cvc_replays_and_another_card_is_refused(client, pa
 
 
 def test_the_payment_service_fingerprints_a_card_as_last4_and_expiry(participants):
-    for number in (VISA, same_last4(VISA)):
+    for number in (APPROVED, same_last4(APPROVED)):
         participants.payment.tokenize(number, 12, 2031, "123")
     with participants.payment_app.app_context():
         records = payment_db.session.query(IdempotencyRecord).all()

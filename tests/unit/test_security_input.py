@@ -12,26 +12,10 @@ from hypothesis import strategies as st
 
 from app.extensions import db, get_redis
 from app.models import Hold, IdempotencyKey, Saga
-from tests.security_world import card, stub_enqueue
+from tests.conftest import APPROVED, DECLINED, card
 from tests.unit.web_browser import Browser
 
 BOOKINGS = "/api/v1/bookings"
-CARD_NUMBER = "4242424242424242"
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
-
-
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
-
-
-@pytest.fixture
-def ada(make_user, auth_headers):
-    return auth_headers(make_user("ada@example.com"))
 
 
 @pytest.fixture
@@ -68,7 +52,7 @@ NUL, NEWLINE, SURROGATE, BELL = "\x00", "\n", "\ud800", "\x07"
     ({"passengers": [{"name": f"Ada{BELL}Lovelace"}]}, "passengers.0.name"),
     ({"seats": [f"12A{NEWLINE}"]}, "seats.0"),
     ({"seats": [f"12A{NUL}"]}, "seats.0"),
-    ({"payment": {**card(), "card_number": f"{CARD_NUMBER}{NEWLINE}"}}, "payment.card_number"),
+    ({"payment": {**card(), "card_number": f"{APPROVED}{NEWLINE}"}}, "payment.card_number"),
     ({"payment": {**card(), "cvc": f"123{NEWLINE}"}}, "payment.cvc"),
     # Integers too large for any column.
     ({"flight_id": 10**30}, "flight_id"),
@@ -81,7 +65,7 @@ NUL, NEWLINE, SURROGATE, BELL = "\x00", "\n", "\ud800", "\x07"
     ({"seats": {"12A": {"12B": {}}}}, "seats"),
     ({"seats": "12A"}, "seats"),
     ({"payment": [[[[card()]]]]}, "payment"),
-    ({"payment": "4242424242424242"}, "payment"),
+    ({"payment": APPROVED}, "payment"),
     ({"passengers": [{"name": {"first": "Ada"}}]}, "passengers.0.name"),
     ({"passengers": None}, "passengers"),
     ({"flight_id": "1; DROP TABLE sagas"}, "flight_id"),
@@ -127,11 +111,11 @@ def test_an_unusable_idempotency_key_is_400(client, ada, flight, key):
 def test_a_card_number_is_never_echoed_back(client, ada, flight, participants):
     for payment in ({**card(), "card_number": "4242424242424241"},  # fails the Luhn check
                     {**card(), "exp_year": 2001},  # expired
-                    {**card(), "card_number": CARD_NUMBER + "0" * 8}):  # too long
+                    {**card(), "card_number": APPROVED + "0" * 8}):  # too long
         response = client.post(BOOKINGS, json=booking(flight.id, {"payment": payment}), headers=ada)
         assert response.status_code == 422
         text = response.get_data(as_text=True)
-        assert payment["card_number"] not in text and CARD_NUMBER not in text and "123" not in text
+        assert payment["card_number"] not in text and APPROVED not in text and "123" not in text
     assert_nothing_changed()
 
 
@@ -202,7 +186,7 @@ almost = st.fixed_dictionaries({}, optional={
     "hold_id": st.none() | st.uuids().map(str) | st.text(max_size=40),
     "passengers": json_values | st.lists(st.fixed_dictionaries({"name": st.text(max_size=120)}), max_size=10),
     "payment": json_values | st.fixed_dictionaries({}, optional={
-        "card_number": st.sampled_from([CARD_NUMBER, "4000000000000002", "1234"]) | st.text(max_size=30),
+        "card_number": st.sampled_from([APPROVED, DECLINED, "1234"]) | st.text(max_size=30),
         "exp_month": st.integers(), "exp_year": st.integers(), "cvc": st.text(max_size=5)}),
 })
 

@@ -15,7 +15,8 @@ from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
 from app.models import Saga, User
-from tests.security_world import TOMORROW, card, stub_enqueue
+from tests.conftest import card
+from tests.security_world import TOMORROW, stub_enqueue
 from tests.unit.test_migrations import postgres_url
 from tests.unit.web_browser import Browser
 

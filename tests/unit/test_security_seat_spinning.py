@@ -14,7 +14,7 @@ import pytest
 from app.extensions import db
 from app.models import Saga, User
 from app.models.types import utcnow
-from tests.security_world import card, stub_enqueue
+from tests.conftest import card
 
 SPINNER = "203.0.113.66"
 # The defaults of app/config.py; tests/conftest.py turns the per-address caps off for the rest.
@@ -24,11 +24,6 @@ CAPS = {"MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": 18, "MAX_HELD_SEATS_PER_ADDRESS
 @pytest.fixture(autouse=True)
 def caps(app):
     app.config.update(CAPS)
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    return stub_enqueue(monkeypatch)
 
 
 def rows(first: int, count: int = 9, letter: str = "A") -> list[str]:

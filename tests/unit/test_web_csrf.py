@@ -14,11 +14,6 @@ def browser(app):
     return Browser(app)
 
 
-@pytest.fixture
-def flight(make_flight):
-    return make_flight()
-
-
 def test_a_form_without_the_token_is_refused(browser, make_user):
     user = make_user()
     response = browser.post_form("/login", {"email": user.email, "password": "correct horse"}, csrf=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.schemas.common import FullMatch, PageArgsSchema, PageSchema, text
+from app.config import MAX_SEATS_PER_HOLD
 from app.models import Saga, SagaStatus
 from app.public_errors import public_message
 
@@ -25,9 +26,10 @@ class PassengerSchema(Schema):
 
 class BookingRequestSchema(Schema):
     flight_id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
-    seats = fields.List(fields.String(validate=SEAT_NUMBER), validate=validate.Length(1, 9))
+    seats = fields.List(fields.String(validate=SEAT_NUMBER), validate=validate.Length(1, MAX_SEATS_PER_HOLD))
     hold_id = fields.UUID()
-    passengers = fields.List(fields.Nested(PassengerSchema), validate=validate.Length(1, 9))
+    passengers = fields.List(fields.Nested(PassengerSchema),
+                             validate=validate.Length(1, MAX_SEATS_PER_HOLD))
     payment = fields.Nested(CardSchema, required=True)
 
     @validates_schema
@@ -63,6 +65,7 @@ class StepErrorSchema(Schema):
 class StepSchema(Schema):
     name = fields.String(metadata={"example": "authorize_payment"})
     kind = fields.String(metadata={"enum": ["action", "compensation"]})
+    # API.md's words: StepStatus, and "skipped", which the contract keeps though no step is skipped.
     status = fields.String(
         metadata={"enum": ["pending", "running", "succeeded", "failed", "skipped", "debt"]})
     attempts = fields.Integer()

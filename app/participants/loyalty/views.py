@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import Blueprint, Response
 
-from app.participants.idempotency import (
-    Answer,
-    cancel_target,
-    find_record,
-    idempotent,
-    lookup_body,
-    require_key_on_writes,
-)
+from app.participants.idempotency import Answer, KeyedResource, idempotent, require_key_on_writes
 from app.participants.loyalty import operations
-from app.participants.loyalty.models import Award, IdempotencyRecord, db
+from app.participants.loyalty.models import IdempotencyRecord, db
 from app.participants.loyalty.openapi import DOCUMENT
 from app.participants.loyalty.schemas import AwardRequest, award_json
 from app.participants.trust import public, requires
@@ -23,6 +14,9 @@ from app.participants.web import health, json_response, load_body, raw_body
 
 bp = Blueprint("loyalty", __name__)
 bp.before_request(require_key_on_writes)
+# A cancel by key reverses the award, pending or posted.
+AWARDS = KeyedResource(db, IdempotencyRecord, "award", "/awards", operations.find, operations.reverse,
+                       award_json)
 
 
 @bp.get("/healthz")
@@ -58,13 +52,13 @@ def get_award(award_id: str) -> Response:
 @bp.post("/awards/<award_id>/post")
 @requires("post")
 def post_award(award_id: str) -> Response:
-    return _change(lambda: operations.post(award_id))
+    return AWARDS.change(lambda: operations.post(award_id))
 
 
 @bp.post("/awards/<award_id>/reverse")
 @requires("reverse")
 def reverse_award(award_id: str) -> Response:
-    return _change(lambda: operations.reverse(award_id))
+    return AWARDS.change(lambda: operations.reverse(award_id))
 
 
 @bp.get("/accounts/<account_id>/balance")
@@ -77,27 +71,11 @@ def balance(account_id: str) -> Response:
 @bp.get("/operations/<path:key>")
 @requires("read")
 def lookup(key: str) -> Response:
-    record = find_record(db, IdempotencyRecord, key)
-    award = operations.find(record.resource_id) if record.resource_id else None
-    return json_response(200, lookup_body(record, "award", award_json(award) if award else None))
+    return AWARDS.lookup(key)
 
 
 @bp.post("/operations/<path:key>/cancel")
 @requires("cancel")
 def cancel_operation(key: str) -> Response:
     """Reverses the award made under ``key``; if none was, none ever will be."""
-    def run() -> Answer:
-        record = cancel_target(db, IdempotencyRecord, key, method="POST", path="/awards")
-        award = operations.reverse(record.resource_id) if record and record.resource_id else None
-        body = {"idempotency_key": key, "award": award_json(award) if award else None}
-        return Answer(200, body, award.id if award else None)
-
-    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
-
-
-def _change(change: Callable[[], Award]) -> Response:
-    def run() -> Answer:
-        award = change()
-        return Answer(200, award_json(award), award.id)
-
-    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+    return AWARDS.cancel(key)

@@ -78,9 +78,6 @@ class PaymentClient(ServiceClient):
         found = self._cancel(authorize_key, "payment", idempotency_key)
         return Payment.from_json(found) if found else None
 
-    def get(self, payment_id: str) -> Payment:
-        return Payment.from_json(self._call("GET", f"/payments/{segment(payment_id)}"))
-
     def void(self, payment_id: str, *, idempotency_key: str) -> Payment:
         return self._change(payment_id, "void", None, idempotency_key)
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 
 from flask import Blueprint, Response
 
-from app.participants.idempotency import (
-    Answer,
-    cancel_target,
-    find_record,
-    idempotent,
-    lookup_body,
-    require_key_on_writes,
-)
+from app.participants.idempotency import Answer, KeyedResource, idempotent, require_key_on_writes
 from app.participants.payment import operations
-from app.participants.payment.models import IdempotencyRecord, Payment, PaymentStatus, db
+from app.participants.payment.models import IdempotencyRecord, PaymentStatus, db
 from app.participants.payment.openapi import DOCUMENT
 from app.participants.payment.schemas import (
     AmountRequest,
@@ -30,6 +22,9 @@ from app.participants.web import health, json_response, load_body, problem_body,
 
 bp = Blueprint("payment", __name__)
 bp.before_request(require_key_on_writes)
+# A cancel by key voids the authorization, or refunds it once captured.
+PAYMENTS = KeyedResource(db, IdempotencyRecord, "payment", "/payments", operations.find, operations.cancel,
+                         payment_json)
 
 
 @bp.get("/healthz")
@@ -86,52 +81,37 @@ def get_payment(payment_id: str) -> Response:
 @bp.post("/payments/<payment_id>/void")
 @requires("void")
 def void(payment_id: str) -> Response:
-    return _change(lambda: operations.void(payment_id))
+    return PAYMENTS.change(lambda: operations.void(payment_id))
 
 
 @bp.post("/payments/<payment_id>/capture")
 @requires("capture")
 def capture(payment_id: str) -> Response:
     amount = _optional_amount()
-    return _change(lambda: operations.capture(payment_id, amount))
+    return PAYMENTS.change(lambda: operations.capture(payment_id, amount))
 
 
 @bp.post("/payments/<payment_id>/refund")
 @requires("refund")
 def refund(payment_id: str) -> Response:
     amount = _optional_amount()
-    return _change(lambda: operations.refund(payment_id, amount))
+    return PAYMENTS.change(lambda: operations.refund(payment_id, amount))
 
 
 @bp.get("/operations/<path:key>")
 @requires("read")
 def lookup(key: str) -> Response:
-    record = find_record(db, IdempotencyRecord, key)
-    payment = operations.find(record.resource_id) if record.resource_id else None
-    return json_response(200, lookup_body(record, "payment", payment_json(payment) if payment else None))
+    return PAYMENTS.lookup(key)
 
 
 @bp.post("/operations/<path:key>/cancel")
 @requires("cancel")
 def cancel_operation(key: str) -> Response:
     """Voids (or refunds) the authorization made under ``key``; if none was, none ever will be."""
-    def run() -> Answer:
-        record = cancel_target(db, IdempotencyRecord, key, method="POST", path="/payments")
-        payment = operations.cancel(record.resource_id) if record and record.resource_id else None
-        body = {"idempotency_key": key, "payment": payment_json(payment) if payment else None}
-        return Answer(200, body, payment.id if payment else None)
-
-    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
+    return PAYMENTS.cancel(key)
 
 
 def _optional_amount() -> Decimal | None:
     """The ``amount`` of a capture or refund; no body, or no amount, means all there is."""
     return load_body(AmountRequest(), optional=True).get("amount")
 
-
-def _change(change: Callable[[], Payment]) -> Response:
-    def run() -> Answer:
-        payment = change()
-        return Answer(200, payment_json(payment), payment.id)
-
-    return idempotent(db, IdempotencyRecord, run, fingerprinted=raw_body())
