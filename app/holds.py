@@ -144,6 +144,19 @@ def reclaim_keys(hold: Hold) -> list[str]:
                                   max(1, int((hold.expires_at - utcnow()).total_seconds() * 1000)))
 
 
+def keys_held_by_others(hold: Hold) -> list[str]:
+    """The fence, Redis side: the seats whose key holds another token now (a missing key passes:
+    SQL is the guarantee)."""
+    with hold_store_errors():
+        return seat_holds.fence(get_redis(), hold.flight_id, hold.seats, hold.token)
+
+
+def release_keys(hold: Hold) -> None:
+    """Delete the keys of a hold whose seats are a ticket's now. Quietly: past the pivot the
+    ticket is the record, and the keys expire with their TTL anyway."""
+    _release_quietly(hold.flight_id, list(hold.seats), hold.token)
+
+
 def release_hold(hold: Hold, *, status: str = HoldStatus.RELEASED) -> bool:
     """Move a `held` hold to `status` and delete its keys; True if this call changed the row."""
     if status == HoldStatus.HELD:

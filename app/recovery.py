@@ -9,7 +9,7 @@ fence on, so whatever the old chain still delivers is fenced off, and re-driving
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 
@@ -23,7 +23,6 @@ from app.models.types import utcnow
 
 log = logging.getLogger("saga")
 
-DEBT_RETRY_MAX_SECONDS = 3600
 
 
 class NotStalled(Exception):
@@ -130,10 +129,9 @@ def pay_debt(debt_id: int, now: datetime | None = None) -> bool:
     if debt is None or debt.paid_at is not None:
         return False
     # Claim this attempt first, so overlapping janitors (or an operator) do not run it together.
-    delay = min(DEBT_RETRY_MAX_SECONDS, saga_log.DEBT_FIRST_RETRY_SECONDS * 2 ** debt.attempts)
     claimed = db.session.execute(
         update(Debt).where(Debt.id == debt.id, Debt.attempts == debt.attempts, Debt.paid_at.is_(None))
-        .values(attempts=debt.attempts + 1, next_attempt_at=now + timedelta(seconds=delay))
+        .values(attempts=debt.attempts + 1, next_attempt_at=saga_log.debt_retry_at(debt.attempts + 1, now))
     ).rowcount
     db.session.commit()
     saga = saga_log.load(debt.saga_id)

@@ -18,10 +18,10 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import holds, seat_holds
+from app import holds
 from app.config import step_budget_seconds
 from app.errors import HoldExpired, RetryForward, SeatUnavailable
-from app.extensions import db, get_redis
+from app.extensions import db
 from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
 from app.models.types import utcnow
 from app.participants import loyalty_client, payment_client
@@ -146,7 +146,7 @@ def _issue_ticket(saga: Saga) -> None:
     if hold is None:
         raise HoldExpired("the saga has no hold")
     # The fence, Redis side: no other hold may have taken these seats since ours lapsed.
-    others = seat_holds.fence(get_redis(), hold.flight_id, hold.seats, hold.token)
+    others = holds.keys_held_by_others(hold)
     if others:
         raise SeatUnavailable("seats re-held by another booking: " + ", ".join(others), seats=others)
     # The fence, SQL side: consume the hold only while it is still ours and unexpired.
@@ -170,13 +170,13 @@ def _issue_ticket(saga: Saga) -> None:
         db.session.rollback()
         # The partial unique index on active (flight, seat): the final guard against a double sale.
         raise SeatUnavailable("a seat was sold to another booking") from exc
-    seat_holds.release(get_redis(), hold.flight_id, hold.seats, hold.token)
+    holds.release_keys(hold)
 
 
 def _release_keys(saga: Saga) -> None:
     hold = saga_hold(saga)
     if hold is not None:
-        seat_holds.release(get_redis(), hold.flight_id, hold.seats, hold.token)
+        holds.release_keys(hold)
 
 
 REFERENCE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"

@@ -29,7 +29,9 @@ from app.observability import metrics
 log = logging.getLogger("saga")
 
 MESSAGE_LIMIT = 500
+# An owed compensation is retried after 30 s, then twice as late each time, at most hourly.
 DEBT_FIRST_RETRY_SECONDS = 30
+DEBT_RETRY_MAX_SECONDS = 3600
 # The statuses in which each kind of step may write.
 RUNNABLE = {
     StepKind.ACTION: (SagaStatus.PENDING, SagaStatus.RUNNING),
@@ -272,7 +274,7 @@ def record_debt(saga_id: str, fence: int, name: str, error: BaseException) -> bo
     if open_debt is None:
         db.session.add(Debt(saga_id=saga_id, step=name, reason=failure_reason(error),
                             detail=str(error)[:MESSAGE_LIMIT], attempts=1,
-                            next_attempt_at=utcnow() + timedelta(seconds=DEBT_FIRST_RETRY_SECONDS)))
+                            next_attempt_at=debt_retry_at(1)))
     db.session.execute(
         update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
                                SagaStep.status.not_in(SETTLED))
@@ -284,6 +286,12 @@ def record_debt(saga_id: str, fence: int, name: str, error: BaseException) -> bo
                 extra={"saga_id": saga_id, "step": name})
     metrics.step_finished(StepKind.COMPENSATION, name, StepStatus.DEBT)
     return True
+
+
+def debt_retry_at(attempts: int, now: datetime | None = None) -> datetime:
+    """When a debt that has had `attempts` tries is tried again."""
+    delay = min(DEBT_RETRY_MAX_SECONDS, DEBT_FIRST_RETRY_SECONDS * 2 ** (attempts - 1))
+    return (now or utcnow()) + timedelta(seconds=delay)
 
 
 def open_debts(saga_id: str) -> int:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from sqlalchemy import create_engine, func, insert, select, text
 
-TERMINAL = ("confirmed", "failed", "needs_attention", "cancelled")
+from app.models import TERMINAL
 
 
 def reset_postgres(url: str) -> None:

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from app.models import SagaStatus
+from app.models import TERMINAL
 from app.participants.payment.cards import TEST_CARD_OUTCOMES, Outcome
 
-TERMINAL = {SagaStatus.CONFIRMED, SagaStatus.FAILED, SagaStatus.NEEDS_ATTENTION, SagaStatus.CANCELLED}
 APPROVED = next(number for number, outcome in TEST_CARD_OUTCOMES.items() if outcome == Outcome.APPROVE)
 CARD = {"card_number": APPROVED, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 SAGA_TIMEOUT = 120.0

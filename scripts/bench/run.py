@@ -31,6 +31,7 @@ from pathlib import Path
 
 import redis
 
+from app.models import TERMINAL
 from scripts.bench import data, load, report
 from scripts.bench.stack import ROOT, Settings, Stack, log
 from tests.e2e.stack import caller_env
@@ -185,7 +186,7 @@ class Bench:
         done = load.saga_round(self.stack.base_url, tokens, jobs, clients, self.flights if seatmap else None)
         cpu = self.cpu_per(before, len(jobs))
         rows = data.saga_rows(self.app, [b.saga_id for b in done.booked])
-        ended = [rows[b.saga_id] for b in done.booked if rows[b.saga_id].status in data.TERMINAL]
+        ended = [rows[b.saga_id] for b in done.booked if rows[b.saga_id].status in TERMINAL]
         confirmed = [b for b in done.booked if rows[b.saga_id].status == "confirmed"]
         first = min(b.sent_at for b in done.booked)
         last = max(r.updated_at for r in ended)
@@ -296,7 +297,7 @@ class Bench:
             time.sleep(0.25)
         rows = data.saga_rows(self.app, [b.saga_id for b in fired.booked])
         outcome = data.contention_outcome(self.app, flight)
-        terminal = [row for row in rows.values() if row.status in data.TERMINAL]
+        terminal = [row for row in rows.values() if row.status in TERMINAL]
         first = min(b.sent_at for b in fired.booked)
         outcome.update({
             "attempts": len(attempts), "accepted": len(fired.booked), "terminal": len(terminal),
