@@ -13,9 +13,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from app import saga as definition
@@ -61,13 +62,47 @@ def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None
     Not committed: the caller's step rows join the same transaction. On PostgreSQL it also locks
     the row, so writers of one saga take turns; SQLite has one writer at a time anyway.
     """
+    moves = moves or {}
     now = utcnow()
-    values = {"updated_at": now, "progressed_at": now, "lease_expires_at": lease(extra_seconds, now),
-              "version": Saga.version + 1, **(moves or {})}
-    return db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(statuses))
-        .values(**values)
-    ).rowcount == 1
+    return db.session.execute(_own_statement(tuple(sorted(moves))), {
+        "w_saga_id": saga_id, "w_fence": fence, "w_statuses": list(statuses), "now": now,
+        "lease": lease(extra_seconds, now), **{f"new_{name}": value for name, value in moves.items()},
+    }).rowcount == 1
+
+
+# The log's frequent writes, built once per shape: a statement built per call cost ~20 times its
+# execution (construction and cache key), on every step of every saga. Table-level, so the session
+# flushes what the step wrote to the saga first (same transaction) but does not re-evaluate it.
+_sagas, _steps = Saga.__table__, SagaStep.__table__
+
+
+@cache
+def _own_statement(moved: tuple[str, ...]):
+    return (update(_sagas)
+            .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
+                   _sagas.c.status.in_(bindparam("w_statuses", expanding=True)))
+            .values(updated_at=bindparam("now"), progressed_at=bindparam("now"),
+                    lease_expires_at=bindparam("lease"), version=_sagas.c.version + 1,
+                    **{name: bindparam(f"new_{name}") for name in moved}))
+
+
+# Parameters of a WHERE are named w_*: a name of a column in the SET is the SET's own.
+_OPEN_STEP = (_steps.c.saga_id == bindparam("w_saga_id"), _steps.c.name == bindparam("w_step"),
+              _steps.c.status.not_in(SETTLED))
+_START_STEP = (update(_steps).where(*_OPEN_STEP)
+               .values(status=StepStatus.RUNNING, attempts=_steps.c.attempts + 1,
+                       task_id=bindparam("task_id"),
+                       started_at=db.func.coalesce(_steps.c.started_at, bindparam("now")))
+               .returning(_steps.c.attempts))
+_RENEW = (update(_sagas)
+          .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
+                 _sagas.c.status.in_(IN_FLIGHT))
+          .values(lease_expires_at=bindparam("lease")))
+
+
+@cache
+def _finish_step_statement(columns: tuple[str, ...]):
+    return update(_steps).where(*_OPEN_STEP).values(**{name: bindparam(f"new_{name}") for name in columns})
 
 
 def _moved(saga_id: str, status: str) -> None:
@@ -96,13 +131,8 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
     if not _own(saga_id, fence, RUNNABLE[kind], moves):
         db.session.rollback()
         return None
-    now = utcnow()
     attempts = db.session.execute(
-        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
-                               SagaStep.status.not_in(SETTLED))
-        .values(status=StepStatus.RUNNING, attempts=SagaStep.attempts + 1, task_id=task_id,
-                started_at=db.func.coalesce(SagaStep.started_at, now))
-        .returning(SagaStep.attempts)
+        _START_STEP, {"w_saga_id": saga_id, "w_step": name, "task_id": task_id, "now": utcnow()}
     ).scalar_one_or_none()
     if read_before:
         db.session.commit()
@@ -153,8 +183,8 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
     elif status == StepStatus.SUCCEEDED:
         values.update(error_code=None, error_message=None)
     written = db.session.execute(
-        update(SagaStep).where(SagaStep.saga_id == saga_id, SagaStep.name == name,
-                               SagaStep.status.not_in(SETTLED)).values(**values)
+        _finish_step_statement(tuple(sorted(values))),
+        {"w_saga_id": saga_id, "w_step": name, **{f"new_{key}": value for key, value in values.items()}},
     ).rowcount == 1
     if not written:
         db.session.rollback()
@@ -256,10 +286,8 @@ def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | No
 
 def renew(saga_id: str, fence: int) -> bool:
     """The heartbeat of a working step: its lease runs on while it still owns the saga."""
-    return db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT))
-        .values(lease_expires_at=lease())
-    ).rowcount == 1
+    params = {"w_saga_id": saga_id, "w_fence": fence, "lease": lease()}
+    return db.session.execute(_RENEW, params).rowcount == 1
 
 
 def record_debt(saga_id: str, fence: int, name: str, error: BaseException) -> bool:
