@@ -120,8 +120,9 @@ class SagaRound:
 
 
 def saga_round(base_url: str, tokens: list[str], jobs: list[tuple[int, list[str]]], clients: int,
-               seatmap_flights: list[int] | None = None) -> SagaRound:
-    """`clients` threads book `jobs` one at a time each; one more thread reads seat maps, if asked."""
+               seatmap_flights: list[int] | None = None, follow_each: bool = True) -> SagaRound:
+    """`clients` threads book `jobs` one at a time each (following each booking to its end, unless
+    told not to); one more thread reads seat maps, if asked."""
     pending: queue.SimpleQueue[tuple[int, list[str]]] = queue.SimpleQueue()
     for job in jobs:
         pending.put(job)
@@ -138,7 +139,8 @@ def saga_round(base_url: str, tokens: list[str], jobs: list[tuple[int, list[str]
                 started = post_booking(http, flight_id, seats, t)
                 if started is not None:
                     booked.append(started)
-                    follow(http, started, t)
+                    if follow_each:
+                        follow(http, started, t)
 
     def seat_maps() -> None:
         # A light reader beside the bookings: latency under load, not load of its own.
@@ -167,30 +169,7 @@ def saga_round(base_url: str, tokens: list[str], jobs: list[tuple[int, list[str]
 
 def race(base_url: str, tokens: list[str], attempts: list[tuple[int, list[str]]], clients: int) -> SagaRound:
     """Fire every attempt as fast as `clients` threads can POST; the caller waits for the outcome."""
-    pending: queue.SimpleQueue[tuple[int, list[str]]] = queue.SimpleQueue()
-    for attempt in attempts:
-        pending.put(attempt)
-    t, booked = Timings(), []
-
-    def client(index: int) -> None:
-        with httpx.Client(base_url=base_url, timeout=30,
-                          headers={"Authorization": f"Bearer {tokens[index % len(tokens)]}"}) as http:
-            while True:
-                try:
-                    flight_id, seats = pending.get_nowait()
-                except queue.Empty:
-                    return
-                started = post_booking(http, flight_id, seats, t)
-                if started is not None:
-                    booked.append(started)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    started = time.time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return SagaRound(booked, t, started, time.time())
+    return saga_round(base_url, tokens, attempts, clients, follow_each=False)
 
 
 @dataclass
