@@ -13,8 +13,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import hold_limits
-from app import saga as definition
+from app import definitions, hold_limits
 from app.catalog import SalesClosed, check_sales_open, quote
 from app.extensions import db
 from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, User
@@ -100,18 +99,19 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
     grace = timedelta(seconds=current_app.config["SAGA_PENDING_GRACE_SECONDS"])
+    steps = definitions.current()
     saga = Saga(
         user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
         passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
         miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
         client_address=client_address,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
-        fence=1, lease_expires_at=utcnow() + grace,
+        fence=1, lease_expires_at=utcnow() + grace, definition_version=steps.version,
     )
     db.session.add(saga)
     db.session.flush()
     saga.steps = [SagaStep(name=name, kind=StepKind.ACTION, position=position)
-                  for position, name in enumerate(definition.ACTION_NAMES, 1)]
+                  for position, name in enumerate(steps.action_names, 1)]
     if hold is not None:
         _adopt(hold, saga)
     if idempotency_key:

@@ -65,6 +65,14 @@ def _int(name: str, default: int) -> int:
     return number(name, default, int)
 
 
+def _versions(name: str) -> tuple[int, ...]:
+    value = os.environ.get(name, "").strip()
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise SettingError(f"refusing to start: {name}={value!r} is not a list like 1,2") from None
+
+
 def _float(name: str, default: float) -> float:
     return number(name, default, float)
 
@@ -142,6 +150,11 @@ def from_env() -> dict:
         # A step does not start with less hold time left than this (at most half of HOLD_TTL_SECONDS,
         # step_budget_seconds); the hold is extended first.
         "SAGA_STEP_BUDGET_SECONDS": _int("SAGA_STEP_BUDGET_SECONDS", 60),
+        # The saga definition versions this process runs (app/saga.py), e.g. "1,2"; unset means all
+        # that the code has. A worker consumes only their queues (docs/saga.md "Versions").
+        "SAGA_DEFINITIONS": _versions("SAGA_DEFINITIONS"),
+        # The version new bookings start under; 0 means the newest this process runs.
+        "SAGA_DEFINITION_VERSION": _int("SAGA_DEFINITION_VERSION", 0),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
         # Where the counters live; unset means REDIS_URL (app/api/limits.py).
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI"),

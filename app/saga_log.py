@@ -13,9 +13,9 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, or_, select, update
 
-from app import saga as definition
+from app import definitions
 from app.errors import failure_reason
 from app.extensions import db
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
@@ -26,12 +26,46 @@ log = logging.getLogger("saga")
 
 MESSAGE_LIMIT = 500
 DEBT_FIRST_RETRY_SECONDS = 30
-# The statuses in which each kind of step may write.
+# The statuses in which each kind of step may write; a follow-up (after the pivot) only while the
+# saga is confirmed (runnable()).
 RUNNABLE = {
     StepKind.ACTION: (SagaStatus.PENDING, SagaStatus.RUNNING),
     StepKind.COMPENSATION: (SagaStatus.COMPENSATING, SagaStatus.CANCELLING),
 }
 IN_FLIGHT = (SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.COMPENSATING, SagaStatus.CANCELLING)
+
+
+FOLLOW_UP_RUNNABLE = (SagaStatus.CONFIRMED,)
+
+
+def runnable(name: str) -> tuple[str, ...]:
+    """The saga statuses in which step `name` may write."""
+    kind = definitions.kind_of(name)
+    if kind == StepKind.ACTION and definitions.is_follow_up(name):
+        return FOLLOW_UP_RUNNABLE
+    return RUNNABLE[kind]
+
+
+def in_flight():
+    """The SQL condition of a saga that still has a writer: running or undoing, or confirmed at its
+    pivot with follow-ups left (its lease lapsing means they stalled, as for any other step)."""
+    return or_(Saga.status.in_(IN_FLIGHT),
+               and_(Saga.status == SagaStatus.CONFIRMED, Saga.completed_at.is_(None)))
+
+
+def is_in_flight(saga: Saga) -> bool:
+    return saga.status in IN_FLIGHT or (saga.status == SagaStatus.CONFIRMED and saga.completed_at is None)
+
+
+def in_flight_by_version() -> dict[int, int]:
+    """How many sagas still have work to do under each registered definition version (0 for none):
+    an old version can be deleted from app/saga.py once its count is 0 on every deploy."""
+    counts = dict(db.session.execute(
+        select(Saga.definition_version, db.func.count()).where(in_flight()).group_by(Saga.definition_version)
+    ).all())
+    return {version: counts.get(version, 0) for version in sorted({*definitions.registered(), *counts})}
+
+
 # A step in one of these is done for good: no later write of any delivery changes it.
 SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
@@ -72,8 +106,10 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
     """Record an attempt of `name` (a pending saga starts running); None when fenced off."""
     db.session.rollback()
     was = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
-    moves = {"status": SagaStatus.RUNNING} if kind == StepKind.ACTION else {}
-    if not _own(saga_id, fence, RUNNABLE[kind], moves):
+    # pending -> running at the first action; a confirmed saga stays confirmed while its follow-ups run.
+    moves = ({"status": case((Saga.status == SagaStatus.PENDING, SagaStatus.RUNNING), else_=Saga.status)}
+             if kind == StepKind.ACTION else {})
+    if not _own(saga_id, fence, runnable(name), moves):
         db.session.rollback()
         return None
     now = utcnow()
@@ -94,17 +130,21 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
 
 
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
-                *, retry_in: float = 0, saga_status: str | None = None) -> str | None:
+                *, retry_in: float = 0, saga_status: str | None = None,
+                completed: bool = False) -> str | None:
     """Record how an attempt of `name` ended; the step's status now, or None when fenced off.
 
     `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
     A settled step is never changed: a duplicate that failed finds it succeeded and says so.
-    `saga_status` moves the saga in the same transaction (the last action confirms it).
+    `saga_status` moves the saga in the same transaction (the pivot confirms it); `completed` marks
+    its last action done.
     """
     db.session.rollback()
-    kind = StepKind.ACTION if name in definition.ACTIONS else StepKind.COMPENSATION
-    moves = {"status": saga_status} if saga_status else {}
-    if not _own(saga_id, fence, RUNNABLE[kind], moves, extra_seconds=retry_in):
+    kind = definitions.kind_of(name)
+    moves: dict[str, object] = {"status": saga_status} if saga_status else {}
+    if completed:
+        moves["completed_at"] = utcnow()
+    if not _own(saga_id, fence, runnable(name), moves, extra_seconds=retry_in):
         db.session.rollback()
         return None
     values: dict[str, object] = {"status": status}
@@ -178,7 +218,8 @@ def begin_compensation(saga_id: str, fence: int, failed_step: str,
         select(SagaStep.name).where(SagaStep.saga_id == saga_id, SagaStep.kind == StepKind.ACTION,
                                     SagaStep.attempts > 0)
     ).scalars().all()
-    names = definition.compensations_for(list(started))
+    version = db.session.execute(select(Saga.definition_version).where(Saga.id == saga_id)).scalar_one()
+    names = definitions.get(version).compensations_for(started)
     _add_compensations(saga_id, names)
     db.session.commit()
     _moved(saga_id, SagaStatus.COMPENSATING)
@@ -186,12 +227,16 @@ def begin_compensation(saga_id: str, fence: int, failed_step: str,
 
 
 def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
-    """confirmed -> cancelling under the next fence, with every compensation, in one transaction."""
+    """confirmed -> cancelling under the next fence, with every compensation, in one transaction.
+
+    Follow-ups still retrying are fenced off by it; their compensations run like the others'."""
     db.session.rollback()
-    fence = db.session.execute(select(Saga.fence).where(Saga.id == saga_id)).scalar_one_or_none()
-    if fence is None:
+    row = db.session.execute(select(Saga.fence, Saga.definition_version).where(Saga.id == saga_id)).first()
+    if row is None:
         return None
-    names = definition.compensations_for(definition.ACTION_NAMES)
+    fence, version = row
+    steps = definitions.get(version)
+    names = steps.compensations_for(steps.action_names)
     cancelling = {"status": SagaStatus.CANCELLING, "fence": fence + 1}
     if not _own(saga_id, fence, (SagaStatus.CONFIRMED,), cancelling):
         db.session.rollback()
@@ -207,7 +252,7 @@ def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | No
     db.session.rollback()
     now = now or utcnow()
     won = db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT),
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, in_flight(),
                            Saga.lease_expires_at < now)
         .values(fence=Saga.fence + 1, lease_expires_at=lease(now=now), updated_at=now,
                 version=Saga.version + 1)
@@ -219,7 +264,7 @@ def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | No
 def renew(saga_id: str, fence: int) -> bool:
     """The heartbeat of a working step: its lease runs on while it still owns the saga."""
     return db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT))
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, in_flight())
         .values(lease_expires_at=lease())
     ).rowcount == 1
 

@@ -12,8 +12,8 @@ from app.errors import TransientError
 from app.extensions import db
 from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
+from app.tasks import chains as saga_tasks
 from app.tasks import maintenance
-from app.tasks import saga as saga_tasks
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, book, seat_status
 
@@ -30,7 +30,7 @@ def lapse(saga_id: str) -> None:
 def book_unqueued(client, headers, flight_id: int, seats: list[str]) -> str:
     """A booking whose POST could not enqueue (the broker was down): the row exists, no task does."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+        patch.setattr(saga_tasks, "start", lambda saga_id, fence, version=None: None)
         return book(client, headers, flight_id, seats).json["id"]
 
 

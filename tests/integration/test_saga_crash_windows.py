@@ -8,7 +8,7 @@ from app import engine, saga_log, seat_holds
 from app import saga as definition
 from app.extensions import db
 from app.models import Saga
-from app.tasks import saga as saga_tasks
+from app.tasks import chains as saga_tasks
 from tests.integration.saga_helpers import assert_confirmed, book, hold_keys_left
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ class WorkerKilled(BaseException):
 @pytest.fixture
 def running_saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
     """A saga written by the API but not enqueued: the test delivers its steps to the engine."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence, version=None: None)
     response = book(client, auth_headers(make_user()), make_flight().id, ["4C", "4D"])
     return db.session.get(Saga, response.json["id"])
 

@@ -19,7 +19,7 @@ from app.errors import CardDeclined
 from app.extensions import db
 from app.models import Hold, Saga, TicketSeat
 from app.models.types import utcnow
-from app.tasks import saga as saga_tasks
+from app.tasks import chains as saga_tasks
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, book, payment_of
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ class WorkerKilled(BaseException):
 @pytest.fixture
 def saga(live_app, client, make_user, auth_headers, make_flight, monkeypatch) -> Saga:
     """A saga written by the API but not enqueued: the test makes every delivery itself."""
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence, version=None: None)
     response = book(client, auth_headers(make_user()), make_flight().id, ["7A", "7B"])
     return db.session.get(Saga, response.json["id"])
 
