@@ -120,6 +120,9 @@ def from_env() -> dict:
         "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
         "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
         "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
+        # Where e-mail goes (app/mail.py): the development catcher by default (the Procfile's `mail`).
+        "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Flight booking <bookings@localhost>"),
         # Which process this is (web, worker, beat), and its own credential for each participant.
         "SERVICE_ROLE": os.environ.get("SERVICE_ROLE", "web"),
         "PAYMENT_TOKEN": _caller_token("payment"),

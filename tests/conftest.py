@@ -48,6 +48,8 @@ def make_config(tmp_path, **overrides) -> dict:
         "METRICS_TOKEN": METRICS_TOKEN,
         "SAGA_RETRY_BASE_SECONDS": 0.05,
         "SAGA_RETRY_MAX_SECONDS": 0.2,
+        # E-mail stays in app.extensions["outbox"]; the mail tests send to the real catcher.
+        "SMTP_URL": "memory://",
         # The in-process services' credential for a booking app that is web and worker at once.
         "PAYMENT_TOKEN": secret_of("payment", "booking"),
         "LOYALTY_TOKEN": secret_of("loyalty", "booking"),
