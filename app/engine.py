@@ -155,12 +155,10 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
             steps.actions[name](saga)
     except RetryForward as exc:  # past the pivot: retried until it succeeds, never undone
         return _again(saga_id, fence, name, attempt, exc)
-    except TRANSIENT as exc:
-        if attempt < current_app.config["SAGA_STEP_MAX_RETRIES"]:
-            return _again(saga_id, fence, name, attempt, exc)
-        return _fail(saga_id, fence, name, exc)
     except Exception as exc:
-        if follow_up:  # past the pivot nothing is undone: a follow-up retries until it succeeds
+        # Past the pivot nothing is undone: a follow-up retries, with backoff, until it succeeds.
+        retries_left = attempt < current_app.config["SAGA_STEP_MAX_RETRIES"]
+        if follow_up or (isinstance(exc, TRANSIENT) and retries_left):
             return _again(saga_id, fence, name, attempt, exc)
         return _fail(saga_id, fence, name, exc)
     # The pivot confirms the booking; the follow-ups after it only complete the saga.
