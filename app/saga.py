@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import holds, seat_holds
+from app import holds, itinerary, seat_holds
 from app.config import step_budget_seconds
 from app.definitions import Definition, Step, check
 from app.errors import HoldExpired, RetryForward, SeatUnavailable
@@ -220,7 +220,11 @@ V1 = Definition(1, (
     Step("confirm_booking", confirm_booking, "cancel_booking", cancel_booking, pivot=True,
          label="Issue the ticket, charge the card, add the miles", compensation_label="Cancel the ticket"),
 ))
-DEFINITIONS = {definition.version: definition for definition in (V1,)}
+# v2: after the pivot, e-mail the itinerary (app/itinerary.py); a cancellation e-mails that instead.
+V2 = V1.then(2, Step("send_itinerary", itinerary.send_itinerary,
+                     "send_cancellation", itinerary.send_cancellation,
+                     label="E-mail your itinerary", compensation_label="E-mail the cancellation"))
+DEFINITIONS = {definition.version: definition for definition in (V1, V2)}
 LATEST = DEFINITIONS[max(DEFINITIONS)]
 # The newest version's, by name (tests inject faults through these dicts).
 STEPS = LATEST.steps
