@@ -133,3 +133,12 @@ def test_a_definition_has_one_pivot_and_a_name_means_one_thing_in_every_version(
     with pytest.raises(ValueError, match="change meaning"):
         definitions.check({**definition.DEFINITIONS, 9: odd})
     assert definition.V2.pivot == "confirm_booking" and definition.V2.follow_ups == ["send_itinerary"]
+
+
+@pytest.mark.parametrize("settings", [{"SAGA_DEFINITIONS": (1, 7)},
+                                      {"SAGA_DEFINITIONS": (1,), "SAGA_DEFINITION_VERSION": 2}])
+def test_a_process_refuses_to_start_with_versions_the_code_does_not_have(settings, make_app):
+    from app.settings_check import UnworkableSettings
+
+    with pytest.raises(UnworkableSettings, match="SAGA_DEFINITION"):
+        make_app(**settings)
