@@ -71,6 +71,8 @@ def _plan(saga: Saga, fence: int) -> Plan | None:
             if step.status == StepStatus.FAILED and saga.pivoted_at is None:
                 return _compensate(saga.id, fence, name, SagaError(step.error_message or "step failed"))
             return Plan(saga.id, fence, actions=tuple(names[position:]), version=saga.definition_version)
+        if saga.status == SagaStatus.CONFIRMED:  # every step done, its completion not recorded
+            saga_log.complete(saga.id, fence)
         return None
     left = tuple(step.name for step in saga.steps if step.kind == StepKind.COMPENSATION
                  and step.status not in saga_log.SETTLED)

@@ -247,6 +247,14 @@ def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
     return fence + 1, names
 
 
+def complete(saga_id: str, fence: int) -> bool:
+    """Record that a confirmed saga whose every action succeeded has nothing left to do."""
+    db.session.rollback()
+    done = _own(saga_id, fence, (SagaStatus.CONFIRMED,), {"completed_at": utcnow()})
+    db.session.commit()
+    return done
+
+
 def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | None:
     """Become the saga's writer after its lease lapsed: the next fence, or None if another did."""
     db.session.rollback()

@@ -142,3 +142,13 @@ def test_a_process_refuses_to_start_with_versions_the_code_does_not_have(setting
 
     with pytest.raises(UnworkableSettings, match="SAGA_DEFINITION"):
         make_app(**settings)
+
+
+def test_a_confirmed_saga_with_every_step_done_but_no_completion_is_completed_not_re_driven(start_saga):
+    saga = start_saga(2)
+    deliver(saga.id, V2, 1)
+    db.session.execute(db.update(Saga).where(Saga.id == saga.id).values(completed_at=None))
+    db.session.commit()
+    assert recovery.stalled_sagas(now=utcnow() + timedelta(seconds=60)) == []
+    assert saga_log.load(saga.id).completed_at is not None
+    assert recovery.stalled_sagas(now=utcnow() + timedelta(seconds=120)) == []

@@ -131,7 +131,8 @@ export function renderSteps(list, booking, {flowerTaskUrl = ""} = {}) {
   for (const step of booking.steps || []) {
     if (step.follow_up && step.kind === "action" && !following) {
       following = true;
-      items.push(element("li", {className: "steps__divider"}, "After the booking, retried until done"));
+      const title = booking.ticket ? "After the booking, retried until done" : "After the booking (not reached)";
+      items.push(element("li", {className: "steps__divider"}, title));
     }
     if (step.kind === "compensation" && !undoing) {
       undoing = true;
