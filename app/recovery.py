@@ -65,7 +65,7 @@ def _plan(saga: Saga, fence: int) -> Plan | None:
         names = definitions.of(saga).action_names
         for position, name in enumerate(names):
             step = saga.step(name)
-            if step.status == StepStatus.SUCCEEDED:
+            if step is None or step.status == StepStatus.SUCCEEDED:  # no row: nothing of it to run
                 continue
             # Past the pivot (the ticket exists) nothing is undone: the rest only goes forward.
             if step.status == StepStatus.FAILED and saga.pivoted_at is None:
