@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import Celery, Task
 from flask import Flask
+from kombu import Queue
 
-from app import config, settings_check
+from app import config, definitions, settings_check
 from app.extensions import db, init_redis, migrate
 
 
@@ -52,6 +53,11 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.broker_url = app.config["CELERY_BROKER_URL"]
     celery_app.conf.redbeat_redis_url = app.config["CELERY_BROKER_URL"]  # beat's lock and schedule
+    # A worker consumes the default queue (janitors) and the queue of each saga version it runs.
+    with app.app_context():
+        versions = definitions.known_versions()
+    celery_app.conf.task_queues = [Queue(celery_app.conf.task_default_queue),
+                                   *(Queue(definitions.queue(version)) for version in versions)]
     celery_app.set_default()
     app.extensions["celery"] = celery_app
 

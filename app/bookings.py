@@ -13,8 +13,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import hold_limits
-from app import saga as definition
+from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
 from app.extensions import db
@@ -97,16 +96,17 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
     grace = timedelta(seconds=current_app.config["SAGA_PENDING_GRACE_SECONDS"])
+    definition = definitions.current()
     saga = Saga(
         user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
         passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
         miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
         client_address=client_address,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
-        fence=1, lease_expires_at=utcnow() + grace,
+        fence=1, lease_expires_at=utcnow() + grace, definition_version=definition.version,
         # Given before the flush: assigned after it, the (empty) collection would be read first.
         steps=[SagaStep(name=name, kind=StepKind.ACTION, position=position)
-               for position, name in enumerate(definition.ACTION_NAMES, 1)],
+               for position, name in enumerate(definition.action_names, 1)],
     )
     db.session.add(saga)
     db.session.flush()

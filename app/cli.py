@@ -74,3 +74,15 @@ def init_app(app: Flask) -> None:
         if email and password:
             changed = seed_admin(email, password)
             click.echo(f"admin {email}: {'created or promoted' if changed else 'already admin'}")
+
+    @app.cli.command("saga-versions")
+    def saga_versions() -> None:
+        """Sagas with work left under each definition version; a version at 0 can be removed."""
+        from app import definitions, saga_log
+
+        newest = definitions.current().version
+        for version, count in saga_log.in_flight_by_version().items():
+            note = "new bookings start here" if version == newest else (
+                "can be removed" if count == 0 else "keep: sagas still run under it")
+            registered = "" if version in definitions.registered() else " (NOT in this code: deploy it back)"
+            click.echo(f"v{version}: {count} in flight{registered}, {note}")

@@ -67,6 +67,14 @@ def _int(name: str, default: int) -> int:
     return number(name, default, int)
 
 
+def _versions(name: str) -> tuple[int, ...]:
+    value = os.environ.get(name, "").strip()
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise SettingError(f"refusing to start: {name}={value!r} is not a list like 1,2") from None
+
+
 def _float(name: str, default: float) -> float:
     return number(name, default, float)
 
@@ -127,6 +135,9 @@ def from_env() -> dict:
         "PAYMENT_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:8003"),
         "LOYALTY_URL": os.environ.get("LOYALTY_URL", "http://127.0.0.1:8002"),
         "FLOWER_URL": os.environ.get("FLOWER_URL", "http://127.0.0.1:5555"),
+        # Where e-mail goes (app/mail.py): the development catcher by default (the Procfile's `mail`).
+        "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "Flight booking <bookings@localhost>"),
         # Which process this is (web, worker, beat), and its own credential for each participant.
         "SERVICE_ROLE": os.environ.get("SERVICE_ROLE", "web"),
         "PAYMENT_TOKEN": _caller_token("payment"),
@@ -157,6 +168,11 @@ def from_env() -> dict:
         # A step does not start with less hold time left than this (at most half of HOLD_TTL_SECONDS,
         # step_budget_seconds); the hold is extended first.
         "SAGA_STEP_BUDGET_SECONDS": _int("SAGA_STEP_BUDGET_SECONDS", 60),
+        # The saga definition versions this process runs (app/saga.py), e.g. "1,2"; unset means all
+        # that the code has. A worker consumes only their queues (docs/saga.md "Versions").
+        "SAGA_DEFINITIONS": _versions("SAGA_DEFINITIONS"),
+        # The version new bookings start under; 0 means the newest this process runs.
+        "SAGA_DEFINITION_VERSION": _int("SAGA_DEFINITION_VERSION", 0),
         "RATELIMIT_ENABLED": os.environ.get("RATELIMIT_ENABLED", "true").lower() == "true",
         # Where the counters live; unset means REDIS_URL (app/api/limits.py).
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI"),

@@ -1,9 +1,10 @@
 """The step engine: one delivery of one step of one saga, and what should happen next. No Celery.
 
 A delivery names the saga, the step, the fence of the chain that sent it and its attempt. The
-engine reads the saga, runs the step's function from app/saga.py between two fenced writes of the
-log (app/saga_log.py) and answers with an outcome; the Celery tasks only translate outcomes into
-`retry()` and raising, and the janitors and the admin retry plan with the same log functions.
+engine reads the saga, runs the step's function from the saga's own definition (app/saga.py, the
+version it started under) between two fenced writes of the log (app/saga_log.py) and answers with
+an outcome; the Celery tasks only translate outcomes into `retry()` and raising, and the janitors
+and the admin retry plan with the same log functions.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import redis.exceptions
 import sqlalchemy.exc
 from flask import current_app
 
+from app import definitions, saga_log
 from app import saga as definition
-from app import saga_log
 from app.errors import RetryForward, TransientError
 from app.extensions import db
 from app.models import Saga, SagaStatus, StepKind, StepStatus
@@ -65,7 +66,15 @@ class Fenced:
     reason: str
 
 
-Outcome = Done | Retry | Failed | Fenced
+@dataclass(frozen=True)
+class Misrouted:
+    """The saga's definition version is not run by this process: deliver it to a worker that runs it."""
+
+    version: int
+    error: BaseException
+
+
+Outcome = Done | Retry | Failed | Fenced | Misrouted
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Plan:
     actions: tuple[str, ...] = ()
     compensations: tuple[str, ...] = ()
     debts: bool = False
+    version: int | None = None  # the saga's definition version: its messages go to that queue
 
 
 def backoff(attempt: int) -> float:
@@ -93,9 +103,14 @@ def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
     if fence is None:
         return Fenced("the message carries no fence (sent before fences existed)")
     try:
-        if name in definition.ACTIONS:
+        if definitions.kind_of(name) == StepKind.ACTION:
             return _run_action(saga_id, name, fence, attempt, task_id)
         return _run_compensation(saga_id, name, fence, attempt, task_id)
+    except definitions.UnknownDefinition as exc:  # it changed nothing: a worker that knows it will
+        db.session.rollback()
+        log.warning("saga %s: %s: %s goes to its queue", saga_id, exc, name,
+                    extra={"saga_id": saga_id, "step": name})
+        return Misrouted(exc.version, exc)
     except TRANSIENT as exc:  # the log itself did not answer (a locked SQLite, a lost connection)
         db.session.rollback()
         log.warning("saga %s: %s could not reach the saga log: %s", saga_id, name, exc,
@@ -103,59 +118,64 @@ def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
         return Retry(backoff(attempt), exc)
 
 
-def _current(saga_id: str, fence: int, kind: str) -> Saga | Fenced:
+def _current(saga_id: str, fence: int, name: str) -> Saga | Fenced:
     saga = saga_log.load(saga_id, with_steps=True)
     if saga is None:
         return Fenced("no such saga")
     if saga.fence != fence:
         return Fenced(f"fence {fence} is stale: the saga is at {saga.fence}")
-    if saga.status not in saga_log.RUNNABLE[kind]:
+    if saga.status not in saga_log.runnable(name) or not saga_log.is_in_flight(saga):
         return Fenced(f"the saga is {saga.status}")
     return saga
 
 
 def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:
-    saga = _current(saga_id, fence, StepKind.ACTION)
+    saga = _current(saga_id, fence, name)
     if isinstance(saga, Fenced):
         return saga
+    steps = definitions.of(saga)
+    if name not in steps.actions:
+        return Fenced(f"{name} is not a step of saga v{steps.version}")
     if saga.step(name).status == StepStatus.SUCCEEDED:
         return Done()
-    earlier = definition.ACTION_NAMES[: definition.ACTION_NAMES.index(name)]
-    if any(saga.step(step).status != StepStatus.SUCCEEDED for step in earlier):
+    if any(saga.step(step).status != StepStatus.SUCCEEDED for step in steps.before(name)):
         return Fenced(f"{name} arrived before the steps it follows")
     saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id, saga.status)
     if saga is None:
         return Fenced("fenced off at the start")
-    step = definition.step(name)
+    step = steps.step(name)
+    follow_up = name in steps.follow_ups
     try:
         with heartbeat(saga_id, fence):
-            if name != definition.ACTION_NAMES[0]:
+            if saga.pivoted_at is None and name != steps.action_names[0]:
                 definition.keep_hold_for_next_step(saga)
             if step.pivot and saga.pivoted_at is None and not saga_log.claim_pivot(saga_id, fence):
                 db.session.rollback()
                 saga = saga_log.load(saga_id)
                 if saga.fence != fence or saga.pivoted_at is None:
                     return Fenced("another writer took the saga at the pivot")
-            definition.ACTIONS[name](saga)
+            steps.actions[name](saga)
     except RetryForward as exc:  # past the pivot: retried until it succeeds, never undone
         return _again(saga_id, fence, name, attempt, exc)
-    except TRANSIENT as exc:
-        if attempt < current_app.config["SAGA_STEP_MAX_RETRIES"]:
+    except Exception as exc:
+        # Past the pivot nothing is undone: a follow-up retries, with backoff, until it succeeds.
+        retries_left = attempt < current_app.config["SAGA_STEP_MAX_RETRIES"]
+        if follow_up or (isinstance(exc, TRANSIENT) and retries_left):
             return _again(saga_id, fence, name, attempt, exc)
         return _fail(saga_id, fence, name, exc)
-    except Exception as exc:
-        return _fail(saga_id, fence, name, exc)
-    last = name == definition.ACTION_NAMES[-1]
+    # The pivot confirms the booking; the follow-ups after it only complete the saga.
     status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED,
-                                  saga_status=SagaStatus.CONFIRMED if last else None)
+                                  saga_status=SagaStatus.CONFIRMED if step.pivot else None,
+                                  completed=name == steps.action_names[-1])
     return Fenced("fenced off before its success was recorded") if status is None else Done()
 
 
 def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:
-    saga = _current(saga_id, fence, StepKind.COMPENSATION)
+    saga = _current(saga_id, fence, name)
     if isinstance(saga, Fenced):
         return saga
-    if saga.step(name) is None:
+    steps = definitions.of(saga)
+    if saga.step(name) is None or name not in steps.compensations:
         return Fenced(f"{name} is not among this saga's compensations")
     if saga.step(name).status in saga_log.SETTLED:
         return Done()
@@ -164,7 +184,7 @@ def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id
         return Fenced("fenced off at the start")
     try:
         with heartbeat(saga_id, fence):
-            definition.COMPENSATIONS[name](saga)
+            steps.compensations[name](saga)
     except Exception as exc:  # any failure is retried, then kept as a debt: never swallowed
         if attempt < current_app.config["SAGA_COMPENSATION_MAX_RETRIES"]:
             return _again(saga_id, fence, name, attempt, exc)
@@ -200,7 +220,7 @@ def step_failed(saga_id: str, fence: int, failed_step: str, error: BaseException
                  extra={"saga_id": saga_id, "step": failed_step})
         return None
     new_fence, names = begun
-    return Plan(saga_id, new_fence, compensations=tuple(names))
+    return Plan(saga_id, new_fence, compensations=tuple(names), version=saga.definition_version)
 
 
 def finish(saga_id: str, fence: int) -> str | None:

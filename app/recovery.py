@@ -4,6 +4,8 @@ Plain functions over the saga log; each returns the plans (app.engine.Plan) to e
 task layer enqueues them. A saga is stalled when its writer's lease lapsed: its worker died, the
 broker lost a message, a retry never came back. Taking it over is one fenced write that moves the
 fence on, so whatever the old chain still delivers is fenced off, and re-driving early is safe.
+Each saga is planned under its own definition, and only by a process that runs that version: during a
+rolling deploy an older janitor leaves newer sagas to the newer processes.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from app import saga as definition
-from app import saga_log
+from app import definitions, saga_log
 from app.engine import Plan
 from app.errors import HoldExpired, SagaError
 from app.extensions import db
@@ -38,7 +39,8 @@ def stalled_sagas(now: datetime | None = None, limit: int = 200) -> list[Plan]:
     now = now or utcnow()
     lapsed = db.session.execute(
         db.select(Saga.id, Saga.fence, Saga.status)
-        .where(Saga.status.in_(saga_log.IN_FLIGHT), Saga.lease_expires_at < now)
+        .where(saga_log.in_flight(), Saga.lease_expires_at < now,
+               Saga.definition_version.in_(definitions.known_versions()))
         .order_by(Saga.lease_expires_at).limit(limit)
     ).all()
     plans = []
@@ -58,20 +60,22 @@ def _take_over(saga_id: str, fence: int, now: datetime) -> Plan | None:
 
 def _plan(saga: Saga, fence: int) -> Plan | None:
     """Where a saga we now own goes on from, read from its log."""
-    if saga.status in (SagaStatus.PENDING, SagaStatus.RUNNING):
-        if saga.pivoted_at is not None:  # past the pivot: forward only
-            return Plan(saga.id, fence, actions=(definition.ACTION_NAMES[-1],))
-        for name in definition.ACTION_NAMES:
+    if saga.status in (SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.CONFIRMED):
+        names = definitions.of(saga).action_names
+        for position, name in enumerate(names):
             step = saga.step(name)
-            if step.status == StepStatus.FAILED:
+            if step is None or step.status == StepStatus.SUCCEEDED:  # no row: nothing of it to run
+                continue
+            # Past the pivot (the ticket exists) nothing is undone: the rest only goes forward.
+            if step.status == StepStatus.FAILED and saga.pivoted_at is None:
                 return _compensate(saga.id, fence, name, SagaError(step.error_message or "step failed"))
-            if step.status != StepStatus.SUCCEEDED:
-                return Plan(saga.id, fence, actions=tuple(definition.ACTION_NAMES[
-                    definition.ACTION_NAMES.index(name):]))
+            return Plan(saga.id, fence, actions=tuple(names[position:]), version=saga.definition_version)
+        if saga.status == SagaStatus.CONFIRMED:  # every step done, its completion not recorded
+            saga_log.complete(saga.id, fence)
         return None
     left = tuple(step.name for step in saga.steps if step.kind == StepKind.COMPENSATION
                  and step.status not in saga_log.SETTLED)
-    return Plan(saga.id, fence, compensations=left)
+    return Plan(saga.id, fence, compensations=left, version=saga.definition_version)
 
 
 def _compensate(saga_id: str, fence: int, failed_step: str, error: BaseException) -> Plan | None:
@@ -89,13 +93,14 @@ def lapsed_holds(now: datetime | None = None) -> list[Plan]:
         db.select(Saga.id, Saga.fence)
         .join(Hold, Hold.id == Saga.hold_id)
         .where(Saga.status == SagaStatus.RUNNING, Saga.pivoted_at.is_(None),
+               Saga.definition_version.in_(definitions.known_versions()),
                Hold.status.in_((HoldStatus.HELD, HoldStatus.EXPIRED)), Hold.expires_at <= now)
     ).all()
     plans = []
     for saga_id, fence in rows:
         saga = saga_log.load(saga_id)
         current = next((s.name for s in reversed(saga.steps) if s.kind == StepKind.ACTION and s.attempts),
-                       definition.ACTION_NAMES[0])
+                       definitions.of(saga).action_names[0])
         plan = _compensate(saga_id, fence, current,
                            HoldExpired("the seat hold expired before the booking confirmed"))
         if plan is not None:
@@ -109,7 +114,8 @@ def retry_debts(now: datetime | None = None, limit: int = 100) -> list[str]:
     due = db.session.execute(
         db.select(Debt.id).join(Saga, Saga.id == Debt.saga_id)
         .where(Debt.paid_at.is_(None), Debt.next_attempt_at <= now,
-               Saga.status == SagaStatus.NEEDS_ATTENTION)
+               Saga.status == SagaStatus.NEEDS_ATTENTION,
+               Saga.definition_version.in_(definitions.known_versions()))
         .order_by(Debt.next_attempt_at).limit(limit)
     ).scalars().all()
     settled = []
@@ -138,7 +144,7 @@ def pay_debt(debt_id: int, now: datetime | None = None) -> bool:
     if claimed != 1 or saga.status != SagaStatus.NEEDS_ATTENTION:
         return False
     try:
-        definition.COMPENSATIONS[debt.step](saga)
+        definitions.of(saga).compensations[debt.step](saga)
     except Exception as exc:  # still owed: keep the debt, with why, for the next attempt
         db.session.rollback()
         db.session.execute(update(Debt).where(Debt.id == debt_id).values(detail=str(exc)[:500]))
@@ -166,8 +172,8 @@ def retry_now(saga_id: str, now: datetime | None = None) -> Plan | None:
         db.session.execute(update(Debt).where(Debt.saga_id == saga_id, Debt.paid_at.is_(None))
                            .values(next_attempt_at=now))
         db.session.commit()
-        return Plan(saga_id, saga.fence, debts=True)
-    if saga.status not in saga_log.IN_FLIGHT:
+        return Plan(saga_id, saga.fence, debts=True, version=saga.definition_version)
+    if not saga_log.is_in_flight(saga):
         return None
     if saga.lease_expires_at >= now:
         raise NotStalled(saga)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import secrets
 import string
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import holds
+from app import holds, itinerary
 from app.config import step_budget_seconds
+from app.definitions import Definition, Step, check
 from app.errors import HoldExpired, RetryForward, SeatUnavailable
 from app.extensions import db
 from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
@@ -198,34 +197,32 @@ def cancel_booking(saga: Saga) -> None:
     db.session.commit()
 
 
-# The definition -----------------------------------------------------------------------------------
+# The definitions, by version ---------------------------------------------------------------------
+# A saga runs under the version it started with (docs/saga.md "Versions"). Keep a version here until
+# `flask --app wsgi saga-versions` shows no saga in flight under it.
 
+V1 = Definition(1, (
+    Step("reserve_seat", reserve_seat, "cancel_seat", cancel_seat,
+         label="Hold your seats", compensation_label="Release the seats"),
+    Step("authorize_payment", authorize_payment, "cancel_payment", cancel_payment,
+         label="Authorize the payment", compensation_label="Void or refund the payment"),
+    Step("award_miles", award_miles, "reverse_miles", reverse_miles,
+         label="Set aside your miles", compensation_label="Reverse the miles"),
+    Step("confirm_booking", confirm_booking, "cancel_booking", cancel_booking, pivot=True,
+         label="Issue the ticket, charge the card, add the miles", compensation_label="Cancel the ticket"),
+))
+# v2: after the pivot, e-mail the itinerary (app/itinerary.py); a cancellation e-mails that instead.
+V2 = V1.then(2, Step("send_itinerary", itinerary.send_itinerary,
+                     "send_cancellation", itinerary.send_cancellation,
+                     label="E-mail your itinerary", compensation_label="E-mail the cancellation"))
+DEFINITIONS = {definition.version: definition for definition in (V1, V2)}
+LATEST = DEFINITIONS[max(DEFINITIONS)]
+# The newest version's, by name (tests inject faults through these dicts).
+STEPS = LATEST.steps
+ACTIONS = LATEST.actions
+COMPENSATIONS = LATEST.compensations
+ACTION_NAMES = LATEST.action_names
+step = LATEST.step
+compensations_for = LATEST.compensations_for
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    action: Callable[[Saga], None]
-    compensation_name: str
-    compensation: Callable[[Saga], None]
-    pivot: bool = False
-
-
-STEPS: tuple[Step, ...] = (
-    Step("reserve_seat", reserve_seat, "cancel_seat", cancel_seat),
-    Step("authorize_payment", authorize_payment, "cancel_payment", cancel_payment),
-    Step("award_miles", award_miles, "reverse_miles", reverse_miles),
-    Step("confirm_booking", confirm_booking, "cancel_booking", cancel_booking, pivot=True),
-)
-ACTIONS = {step.name: step.action for step in STEPS}
-COMPENSATIONS = {step.compensation_name: step.compensation for step in STEPS}
-ACTION_NAMES = [step.name for step in STEPS]
-
-
-def step(name: str) -> Step:
-    """The step whose action is `name`."""
-    return next(step for step in STEPS if step.name == name)
-
-
-def compensations_for(started: list[str]) -> list[str]:
-    """The compensations of the steps that started, newest first."""
-    return [step.compensation_name for step in reversed(STEPS) if step.name in started]
+check(DEFINITIONS)

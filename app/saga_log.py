@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from app import saga as definition
-from app import status_watch
+from app import definitions, status_watch
 from app.errors import failure_reason
 from app.extensions import db, get_redis
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
@@ -33,12 +32,46 @@ MESSAGE_LIMIT = 500
 # An owed compensation is retried after 30 s, then twice as late each time, at most hourly.
 DEBT_FIRST_RETRY_SECONDS = 30
 DEBT_RETRY_MAX_SECONDS = 3600
-# The statuses in which each kind of step may write.
+# The statuses in which each kind of step may write; a follow-up (after the pivot) only while the
+# saga is confirmed (runnable()).
 RUNNABLE = {
     StepKind.ACTION: (SagaStatus.PENDING, SagaStatus.RUNNING),
     StepKind.COMPENSATION: (SagaStatus.COMPENSATING, SagaStatus.CANCELLING),
 }
 IN_FLIGHT = (SagaStatus.PENDING, SagaStatus.RUNNING, SagaStatus.COMPENSATING, SagaStatus.CANCELLING)
+
+
+FOLLOW_UP_RUNNABLE = (SagaStatus.CONFIRMED,)
+
+
+def runnable(name: str) -> tuple[str, ...]:
+    """The saga statuses in which step `name` may write."""
+    kind = definitions.kind_of(name)
+    if kind == StepKind.ACTION and definitions.is_follow_up(name):
+        return FOLLOW_UP_RUNNABLE
+    return RUNNABLE[kind]
+
+
+def in_flight():
+    """The SQL condition of a saga that still has a writer: running or undoing, or confirmed at its
+    pivot with follow-ups left (its lease lapsing means they stalled, as for any other step)."""
+    return or_(Saga.status.in_(IN_FLIGHT),
+               and_(Saga.status == SagaStatus.CONFIRMED, Saga.completed_at.is_(None)))
+
+
+def is_in_flight(saga: Saga) -> bool:
+    return saga.status in IN_FLIGHT or (saga.status == SagaStatus.CONFIRMED and saga.completed_at is None)
+
+
+def in_flight_by_version() -> dict[int, int]:
+    """How many sagas still have work to do under each registered definition version (0 for none):
+    an old version can be deleted from app/saga.py once its count is 0 on every deploy."""
+    counts = dict(db.session.execute(
+        select(Saga.definition_version, db.func.count()).where(in_flight()).group_by(Saga.definition_version)
+    ).all())
+    return {version: counts.get(version, 0) for version in sorted({*definitions.registered(), *counts})}
+
+
 # A step in one of these is done for good: no later write of any delivery changes it.
 SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
@@ -96,7 +129,8 @@ _START_STEP = (update(_steps).where(*_OPEN_STEP)
                .returning(_steps.c.attempts))
 _RENEW = (update(_sagas)
           .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
-                 _sagas.c.status.in_(IN_FLIGHT))
+                 or_(_sagas.c.status.in_(IN_FLIGHT),  # in_flight(), on the table
+                     and_(_sagas.c.status == SagaStatus.CONFIRMED, _sagas.c.completed_at.is_(None))))
           .values(lease_expires_at=bindparam("lease")))
 
 
@@ -127,8 +161,10 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
         # End the read's transaction first (SQLite cannot upgrade a stale read snapshot to a write).
         with _keeping_loaded():
             db.session.commit()
-    moves = {"status": SagaStatus.RUNNING} if kind == StepKind.ACTION else {}
-    if not _own(saga_id, fence, RUNNABLE[kind], moves):
+    # pending -> running at the first action; a confirmed saga stays confirmed while its follow-ups run.
+    starts = kind == StepKind.ACTION and status_before == SagaStatus.PENDING
+    moves = {"status": SagaStatus.RUNNING} if starts else {}
+    if not _own(saga_id, fence, runnable(name), moves):
         db.session.rollback()
         return None
     attempts = db.session.execute(
@@ -159,20 +195,24 @@ def _keeping_loaded() -> Iterator[None]:
 
 
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
-                *, retry_in: float = 0, saga_status: str | None = None) -> str | None:
+                *, retry_in: float = 0, saga_status: str | None = None,
+                completed: bool = False) -> str | None:
     """Record how an attempt of `name` ended; the step's status now, or None when fenced off.
 
     `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
     A settled step is never changed: a duplicate that failed finds it succeeded and says so.
-    `saga_status` moves the saga in the same transaction (the last action confirms it).
+    `saga_status` moves the saga in the same transaction (the pivot confirms it); `completed` marks
+    its last action done.
     A success commits what the step itself wrote to the saga row (say, its payment's id) in the
     same transaction as the log, so a fenced-off writer's facts are rolled back with its log.
     """
     if status != StepStatus.SUCCEEDED:
         db.session.rollback()
-    kind = StepKind.ACTION if name in definition.ACTIONS else StepKind.COMPENSATION
-    moves = {"status": saga_status} if saga_status else {}
-    if not _own(saga_id, fence, RUNNABLE[kind], moves, extra_seconds=retry_in):
+    kind = definitions.kind_of(name)
+    moves: dict[str, object] = {"status": saga_status} if saga_status else {}
+    if completed:
+        moves["completed_at"] = utcnow()
+    if not _own(saga_id, fence, runnable(name), moves, extra_seconds=retry_in):
         db.session.rollback()
         return None
     values: dict[str, object] = {"status": status}
@@ -246,7 +286,8 @@ def begin_compensation(saga_id: str, fence: int, failed_step: str,
         select(SagaStep.name).where(SagaStep.saga_id == saga_id, SagaStep.kind == StepKind.ACTION,
                                     SagaStep.attempts > 0)
     ).scalars().all()
-    names = definition.compensations_for(list(started))
+    version = db.session.execute(select(Saga.definition_version).where(Saga.id == saga_id)).scalar_one()
+    names = definitions.get(version).compensations_for(started)
     _add_compensations(saga_id, names)
     db.session.commit()
     _moved(saga_id, SagaStatus.COMPENSATING)
@@ -254,12 +295,16 @@ def begin_compensation(saga_id: str, fence: int, failed_step: str,
 
 
 def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
-    """confirmed -> cancelling under the next fence, with every compensation, in one transaction."""
+    """confirmed -> cancelling under the next fence, with every compensation, in one transaction.
+
+    Follow-ups still retrying are fenced off by it; their compensations run like the others'."""
     db.session.rollback()
-    fence = db.session.execute(select(Saga.fence).where(Saga.id == saga_id)).scalar_one_or_none()
-    if fence is None:
+    row = db.session.execute(select(Saga.fence, Saga.definition_version).where(Saga.id == saga_id)).first()
+    if row is None:
         return None
-    names = definition.compensations_for(definition.ACTION_NAMES)
+    fence, version = row
+    steps = definitions.get(version)
+    names = steps.compensations_for(steps.action_names)
     cancelling = {"status": SagaStatus.CANCELLING, "fence": fence + 1}
     if not _own(saga_id, fence, (SagaStatus.CONFIRMED,), cancelling):
         db.session.rollback()
@@ -270,12 +315,20 @@ def begin_cancellation(saga_id: str) -> tuple[int, list[str]] | None:
     return fence + 1, names
 
 
+def complete(saga_id: str, fence: int) -> bool:
+    """Record that a confirmed saga whose every action succeeded has nothing left to do."""
+    db.session.rollback()
+    done = _own(saga_id, fence, (SagaStatus.CONFIRMED,), {"completed_at": utcnow()})
+    db.session.commit()
+    return done
+
+
 def take_over(saga_id: str, fence: int, now: datetime | None = None) -> int | None:
     """Become the saga's writer after its lease lapsed: the next fence, or None if another did."""
     db.session.rollback()
     now = now or utcnow()
     won = db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status.in_(IN_FLIGHT),
+        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, in_flight(),
                            Saga.lease_expires_at < now)
         .values(fence=Saga.fence + 1, lease_expires_at=lease(now=now), updated_at=now,
                 version=Saga.version + 1)

@@ -19,6 +19,7 @@ from pathlib import Path
 from celery import Celery
 from flask import Flask
 
+from app import definitions
 from app.config import DEFAULT_SECRET_KEY, SettingError, dev_secrets, step_budget_seconds
 from app.url_checks import broker_url_ok, database_url_ok, http_url_ok, masked_value, redis_url_ok
 
@@ -116,6 +117,14 @@ RULES: tuple[Rule, ...] = (
          f"the lease is renewed every third of itself and a renewal needs about {MIN_HEARTBEAT_SECONDS:.0f}"
          f" s: SAGA_LEASE_SECONDS must be at least {3 * MIN_HEARTBEAT_SECONDS:.0f}",
          lambda s: s["SAGA_LEASE_SECONDS"] >= 3 * MIN_HEARTBEAT_SECONDS),
+    Rule(("SAGA_DEFINITIONS",),
+         "SAGA_DEFINITIONS must name saga versions the code has (app/saga.py)",
+         lambda s: set(s["SAGA_DEFINITIONS"]) <= set(definitions.registered())),
+    Rule(("SAGA_DEFINITIONS", "SAGA_DEFINITION_VERSION"),
+         "new bookings must start under a version this process runs: SAGA_DEFINITION_VERSION must be "
+         "0 (the newest) or one of SAGA_DEFINITIONS",
+         lambda s: not s["SAGA_DEFINITION_VERSION"]
+         or s["SAGA_DEFINITION_VERSION"] in (s["SAGA_DEFINITIONS"] or definitions.registered())),
     Rule(("JANITOR_INTERVAL_SECONDS",),
          "JANITOR_INTERVAL_SECONDS must be positive: the reconciler that takes over lapsed leases runs "
          "that often",

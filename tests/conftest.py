@@ -77,6 +77,8 @@ def make_config(tmp_path, **overrides) -> dict:
         "METRICS_TOKEN": METRICS_TOKEN,
         "SAGA_RETRY_BASE_SECONDS": 0.05,
         "SAGA_RETRY_MAX_SECONDS": 0.2,
+        # E-mail stays in app.extensions["outbox"]; the mail tests send to the real catcher.
+        "SMTP_URL": "memory://",
         # The in-process services' credential for a booking app that is web and worker at once.
         "PAYMENT_TOKEN": secret_of("payment", "booking"),
         "LOYALTY_TOKEN": secret_of("loyalty", "booking"),
@@ -209,7 +211,7 @@ def make_saga(app, client, make_user, make_flight, auth_headers, monkeypatch):
     as if the broker had been down. Needs the payment service (the ``participants`` fixture, or the
     integration app, which wires it).
     """
-    from app.tasks import saga as saga_tasks
+    from app.tasks import chains as saga_tasks
 
     def make(status: str = SagaStatus.PENDING, *, enqueued: bool = False, seats: list[str] | None = None,
              flight_id: int | None = None) -> Saga:
@@ -217,7 +219,7 @@ def make_saga(app, client, make_user, make_flight, auth_headers, monkeypatch):
         flight_id = flight_id or make_flight().id
         with monkeypatch.context() as patch:
             if not enqueued:
-                patch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+                patch.setattr(saga_tasks, "start", lambda saga_id, fence, version=None: None)
             response = book(client, headers, flight_id, seats or ["6A"])
         assert response.status_code == 202, response.get_json()
         saga = db.session.get(Saga, response.get_json()["id"])

@@ -110,7 +110,7 @@ def build_world(app, make_user, make_flight, insert_ticket) -> World:
 
 def stub_enqueue(monkeypatch) -> list[tuple[str, str]]:
     """Record what would be sent to the broker instead of sending it: no broker is needed."""
-    from app.tasks import saga as saga_tasks
+    from app.tasks import chains as saga_tasks
 
     sent: list[tuple[str, str]] = []
     monkeypatch.setattr(saga_tasks, "dispatch", lambda plan: sent.append(

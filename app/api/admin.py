@@ -15,7 +15,7 @@ from app.auth import admin_required, require_user
 from app.errors import Refusal
 from app.extensions import db
 from app.models import Saga
-from app.tasks.saga import dispatch
+from app.tasks.chains import dispatch
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1", description="Operators only.")
 

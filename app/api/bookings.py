@@ -16,8 +16,8 @@ from app.api.schemas.common import PageArgsSchema
 from app.auth import require_user
 from app.errors import Refusal
 from app.extensions import db
-from app.models import TERMINAL, Saga
-from app.tasks import saga as saga_tasks
+from app.models import TERMINAL, Saga, SagaStatus
+from app.tasks import chains
 
 log = logging.getLogger("saga")
 blp = Blueprint("bookings", __name__, url_prefix="/api/v1", description="Bookings: the saga.")
@@ -36,7 +36,8 @@ def etag(saga: Saga) -> str:
 def booking_response(saga: Saga, status: int = 200) -> tuple[Saga, int, dict]:
     """The Booking with its ETag, and Retry-After while the saga is still running."""
     headers = {"ETag": f'"{etag(saga)}"'}
-    if saga.status not in TERMINAL:
+    # Also while a confirmed booking's follow-ups (e-mailing the itinerary) are still running.
+    if saga.status not in TERMINAL or (saga.status == SagaStatus.CONFIRMED and saga.completed_at is None):
         headers["Retry-After"] = "1"
     return saga, status, headers
 
@@ -63,15 +64,15 @@ def create_booking(body: dict):
     started = bookings.start_booking(user, body, key, client_address())
     saga = started.saga
     if not started.replayed:
-        _enqueue(saga.id, saga.fence)
+        _enqueue(saga.id, saga.fence, saga.definition_version)
     _, _, headers = booking_response(saga)
     headers["Location"] = url_for("bookings.get_booking", saga_id=saga.id)
     return saga, 200 if started.replayed else 202, headers
 
 
-def _enqueue(saga_id: str, fence: int) -> None:
+def _enqueue(saga_id: str, fence: int, version: int) -> None:
     try:
-        saga_tasks.start(saga_id, fence)
+        chains.start(saga_id, fence, version)
     except Exception:  # the broker is down: the saga stays pending and the reconciler enqueues it
         log.exception("saga %s: enqueue failed, left for the reconciler", saga_id, extra={"saga_id": saga_id})
         # Nothing runs it, so nothing needs its grace: the first reconciler run after the broker
@@ -142,7 +143,7 @@ def cancel_booking(saga_id: UUID):
     """Cancel a confirmed booking of yours: seats freed, payment refunded, miles reversed."""
     saga = _own_booking(saga_id, admin_sees_all=False)
     bookings.check_cancellable(saga)
-    if not saga_tasks.cancel(saga.id):
+    if not chains.cancel(saga.id):
         raise Refusal(409, f"Only a confirmed booking can be cancelled; this one is {saga.status}.",
                       type="not-cancellable")
     return booking_response(saga_log.load(saga.id), 202)

@@ -15,6 +15,7 @@ from app.models.booking import (
 )
 from app.models.flight import Cabin, Flight, Seat, build_seats
 from app.models.hold import Hold, HoldStatus
+from app.models.mail import SentEmail
 from app.models.user import ApiToken, User
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "HoldStatus",
     "IdempotencyKey",
     "Saga",
+    "SentEmail",
     "SagaStatus",
     "SagaStep",
     "Seat",

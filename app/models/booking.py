@@ -105,6 +105,12 @@ class Saga(db.Model):
     # When the pivot issued the ticket, in the same transaction: past it nothing is undone, and a
     # compensation may start only while it is unset (the same row, so the two cannot both happen).
     pivoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The version of the saga definition it started under (app/saga.py): it runs, is re-driven,
+    # compensated and shown under that one, whatever version a later deploy starts new sagas with.
+    definition_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # When its last action succeeded. A saga is confirmed at its pivot; the follow-ups after it are
+    # still in flight (the reconciler re-drives them) until this is set.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     steps: Mapped[list[SagaStep]] = relationship(
         back_populates="saga", order_by="SagaStep.position", cascade="all, delete-orphan"

@@ -16,6 +16,7 @@ from flask import current_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from app import saga_log
 from app.extensions import db
 from app.models import Debt, Hold, Saga, SagaStatus
 from app.models.types import utcnow
@@ -57,6 +58,14 @@ def _database() -> Iterator[Metric]:
         sagas.add_metric([status.value], counts.get(status, 0))
     yield sagas
 
+    versions = GaugeMetricFamily(
+        "booking_sagas_in_flight_by_version", "Sagas with work left, by the definition version they run "
+        "under (including confirmed ones whose follow-ups are not done): a version at 0 can be removed.",
+        labels=["version"])
+    for version, count in saga_log.in_flight_by_version().items():
+        versions.add_metric([str(version)], count)
+    yield versions
+
     debts = GaugeMetricFamily("booking_open_debts", "Compensations owed (debts not yet paid), by step.",
                               labels=["step"])
     for step, count in db.session.execute(
@@ -82,8 +91,11 @@ def broker_client() -> redis.Redis:
 
 
 def _broker() -> Iterator[Metric]:
-    queue = current_app.extensions["celery"].conf.task_default_queue
-    length = GaugeMetricFamily("booking_celery_queue_length",
-                               "Tasks waiting in the Celery queue on the broker (LLEN).", labels=["queue"])
-    length.add_metric([queue], broker_client().llen(queue))
+    conf = current_app.extensions["celery"].conf
+    names = dict.fromkeys([conf.task_default_queue, *(queue.name for queue in conf.task_queues or ())])
+    length = GaugeMetricFamily("booking_celery_queue_length", "Tasks waiting in each Celery queue on the "
+                               "broker (LLEN): the janitors' and one per saga definition version.",
+                               labels=["queue"])
+    for name in names:
+        length.add_metric([name], broker_client().llen(name))
     yield length

@@ -10,7 +10,7 @@ import time
 
 from celery import signals
 
-from app import saga as definition
+from app import definitions
 from app.models import StepKind
 from app.observability import exposition, logs, metrics
 
@@ -26,10 +26,11 @@ def step_kind(task_name: str) -> tuple[str, str] | None:
     if not task_name.startswith(SAGA_PREFIX):
         return None
     name = task_name.removeprefix(SAGA_PREFIX)
-    if name in definition.ACTIONS:
-        return name, StepKind.ACTION
-    if name in definition.COMPENSATIONS:
-        return name, StepKind.COMPENSATION
+    for definition in definitions.registered().values():
+        if name in definition.actions:
+            return name, StepKind.ACTION
+        if name in definition.compensations:
+            return name, StepKind.COMPENSATION
     return None
 
 

@@ -10,7 +10,7 @@ from app import holds, recovery
 from app.extensions import db
 from app.models import IdempotencyKey
 from app.models.types import utcnow
-from app.tasks.saga import dispatch
+from app.tasks.chains import dispatch
 
 log = logging.getLogger("maintenance")
 

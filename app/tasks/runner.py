@@ -6,18 +6,22 @@ import logging
 
 from celery import Task
 
-from app import engine
+from app import definitions, engine
 
 log = logging.getLogger("saga")
 
 
 def run(task: Task, saga_id: str, name: str, fence: int | None) -> None:
     """Done: the chain goes on. Retry: `retry()`. Failed: raise, so the chain's errback runs.
-    Fenced: the rest of this chain belongs to a writer that no longer exists, so it is dropped."""
+    Fenced: the rest of this chain belongs to a writer that no longer exists, so it is dropped.
+    Misrouted: the saga's version is not run here; the message goes to that version's queue."""
     outcome = engine.run_step(saga_id, name, fence, task.request.retries, task.request.id)
     if isinstance(outcome, engine.Retry):
         # max_retries=None: the engine counts attempts, and work past the pivot retries until done.
         raise task.retry(exc=outcome.error, countdown=outcome.countdown, max_retries=None)
+    if isinstance(outcome, engine.Misrouted):
+        raise task.retry(exc=outcome.error, countdown=0, max_retries=None,
+                         queue=definitions.queue(outcome.version))
     if isinstance(outcome, engine.Failed):
         raise outcome.error
     if isinstance(outcome, engine.Fenced):

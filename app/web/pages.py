@@ -134,7 +134,8 @@ def admin_sagas():
         status = ""
     return render_template(
         "web/admin_sagas.html", statuses=list(SagaStatus), status=status,
-        flower_url=current_app.config["FLOWER_URL"].rstrip("/"),
+        # Where Flower shows one task: the page's script appends the task id.
+        flower_task_url=current_app.config["FLOWER_URL"].rstrip("/") + "/task/",
     )
 
 

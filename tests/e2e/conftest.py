@@ -70,6 +70,7 @@ def make_stack(tmp_path, redis_url: str, broker_url: str, **env: str) -> Stack:
     stack = Stack(tmp_path, redis_url, broker_url, **env)
     drop_every_table(stack.env["DATABASE_URL"])
     stack.migrate()
+    stack.start("mail")  # the itinerary e-mails of the workers' sagas land there
     return stack
 
 

@@ -86,6 +86,8 @@ LOAD_WITHOUT_SEAT_CAPS = {"MAX_HELD_SEATS_PER_FLIGHT": "0", "MAX_HELD_SEATS_PER_
 METRICS_TOKEN = "metrics-e2e-secret"
 # The path each HTTP process answers once it is up.
 HEALTH_PATHS = {"web": "/healthz", "payment": "/healthz", "loyalty": "/healthz", "flower": "/healthcheck"}
+# Processes that are up once their port takes a connection.
+PORT_CHECKED = ("mail",)
 
 
 class Stack:
@@ -93,7 +95,8 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, broker_url: str, **env: str) -> None:
         self.workdir = workdir
-        self.ports = {name: free_port() for name in HEALTH_PATHS}
+        self.ports = {name: free_port() for name in (*HEALTH_PATHS, *PORT_CHECKED)}
+        self.mail_dir = workdir / "mail"
         self.env = {
             **os.environ,
             "INSTANCE_DIR": str(workdir),
@@ -114,6 +117,7 @@ class Stack:
             "PAYMENT_CREDENTIALS": e2e_credentials("payment"),
             "LOYALTY_CREDENTIALS": e2e_credentials("loyalty"),
             "METRICS_TOKEN": METRICS_TOKEN,
+            "SMTP_URL": f"smtp://127.0.0.1:{self.ports['mail']}",
             # Every client of the stack comes from 127.0.0.1: the per-address hold caps are off.
             "MAX_HELD_SEATS_PER_ADDRESS_PER_FLIGHT": "0",
             "MAX_HELD_SEATS_PER_ADDRESS": "0",
@@ -145,6 +149,8 @@ class Stack:
             "beat": procfile_command("beat"),
             "flower": [f"{bin_}/celery", "-A", "wsgi.celery_app", "flower", "--address=127.0.0.1",
                        f"--port={self.ports['flower']}"],
+            "mail": [f"{bin_}/python", "-m", "app.mail_catcher", "--port", str(self.ports["mail"]),
+                     "--directory", str(self.mail_dir)],
         }
 
     def migrate(self) -> None:
@@ -168,7 +174,17 @@ class Stack:
             except AssertionError:
                 self.kill(label)  # not left running after the test gave up on it
                 raise
+        elif name in PORT_CHECKED:
+            address = ("127.0.0.1", self.ports[name])
+            wait_for(lambda: socket.create_connection(address, timeout=1).close() or True,
+                     what=f"{label} on port {address[1]}")
         return proc
+
+    def mail(self) -> list:
+        """The messages the stack's mail catcher has received, oldest first."""
+        from tests.mail_catcher import MailCatcher
+
+        return MailCatcher(self.mail_dir, self.ports["mail"]).messages()
 
     def kill(self, label: str, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group, as a crash of that machine would."""

@@ -49,10 +49,17 @@ def status_of(api: Api, headers: dict, saga_id: str) -> dict:
     return api.http.get(f"/api/v1/bookings/{saga_id}", headers=headers).json()
 
 
+def ended(body: dict) -> bool:
+    """Terminal, and a confirmed booking's follow-ups (after the pivot) done too."""
+    follow_ups_left = body["status"] == "confirmed" and any(
+        step["follow_up"] and step["status"] != "succeeded" for step in body["steps"])
+    return body["status"] in TERMINAL and not follow_ups_left
+
+
 def wait_terminal(api: Api, headers: dict, saga_ids: list[str], bound: float = RECOVERY_BOUND) -> list[dict]:
     def all_done():
         bodies = [status_of(api, headers, saga_id) for saga_id in saga_ids]
-        return bodies if all(body["status"] in TERMINAL for body in bodies) else None
+        return bodies if all(ended(body) for body in bodies) else None
 
     return wait_for(all_done, timeout=bound, interval=0.5, what="every saga terminal")
 

@@ -187,7 +187,15 @@ def test_the_happy_path_from_sign_up_to_booked(page, stack):
     reference = body["ticket"]["reference"]
     expect(page.locator("#outcome-headline")).to_have_text(f"Booked: reference {reference}")
     expect(page.locator("#outcome-detail")).to_contain_text("1,350.00 USD charged to Visa ending 4242")
-    expect(page.locator(".step--succeeded")).to_have_count(4)
+    # Every step of the saga's own definition, its follow-up after the pivot under its own heading,
+    # each in the words the API gives.
+    expect(page.locator(".step--succeeded")).to_have_count(len(body["steps"]))
+    for step in body["steps"]:
+        expect(page.locator(f'[data-step="{step["name"]}"] .step__title')).to_contain_text(step["label"])
+    follow_ups = [step["name"] for step in body["steps"] if step["follow_up"]]
+    assert follow_ups == ["send_itinerary"]
+    expect(page.locator(".steps__divider").first).to_have_text("After the booking, retried until done")
+    expect(page.locator(f'[data-step="{follow_ups[0]}"]')).to_have_class(re.compile("step--follow-up"))
     screenshot(page, "booked")
 
     # Retry-After: 1 paced the polls, and they stopped once the saga ended.
@@ -220,7 +228,7 @@ def test_a_declined_card_shows_the_compensation_and_frees_the_seats(page, stack)
     failed = page.locator('[data-step="authorize_payment"]')
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed).to_contain_text("card_declined")
-    expect(page.locator(".steps__divider")).to_have_text("Undoing, newest step first")
+    expect(page.locator(".steps__divider").last).to_have_text("Undoing, newest step first")
     expect(page.locator('[data-step="cancel_payment"]')).to_have_attribute("data-status", UNDONE)
     expect(page.locator('[data-step="cancel_seat"]')).to_have_attribute("data-status", "succeeded")
     expect(page.locator('[data-step="award_miles"]')).to_have_attribute("data-status", "pending")
@@ -316,7 +324,7 @@ def test_cancelling_a_confirmed_booking(page, stack):
     expect(outcome(page)).to_have_attribute("data-status", "cancelled", timeout=SAGA_TIMEOUT_MS)
     expect(page.locator("#outcome-headline")).to_have_text(
         "Cancelled: refunded 150.00 USD to Mastercard ending 4444")
-    expect(page.locator(".steps__divider")).to_have_text("Cancellation, newest step first")
+    expect(page.locator(".steps__divider").last).to_have_text("Cancellation, newest step first")
     for step in ("cancel_booking", "reverse_miles", "cancel_payment", "cancel_seat"):
         expect(page.locator(f'[data-step="{step}"]')).to_have_attribute("data-status", UNDONE)
     screenshot(page, "cancelled")

@@ -12,7 +12,7 @@ another engine means rewriting this module only. The machine sees:
 The code is driven through the step engine (app/engine.py) as app/tasks/runner.py drives it: each
 delivery is one `engine.run_step`, a failure for good calls the chain's errback inline (as Celery
 calls a new-style errback), and every plan the engine or recovery makes is turned into messages
-that carry its fence, in place of `app.tasks.saga.dispatch`.
+that carry its fence, in place of `app.tasks.chains.dispatch`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from app import engine, holds, recovery
 from app.engine import Plan
+from app.tasks import chains as saga_tasks
 from app.tasks import maintenance
-from app.tasks import saga as saga_tasks
 
 JANITORS = ("stalled_sagas", "lapsed_holds", "retry_debts", "sweep_expired")
 _ids = itertools.count(1)
@@ -68,7 +68,7 @@ class Driver:
         monkeypatch.setattr(admin, "dispatch", self._dispatch)
 
     def _dispatch(self, plan: Plan) -> None:
-        """What app.tasks.saga.dispatch sends for a plan."""
+        """What app.tasks.chains.dispatch sends for a plan."""
         if plan.debts:
             self.outbox.append(Delivery("pay_debts", plan.saga_id, fence=plan.fence))
         elif plan.actions:

@@ -9,6 +9,7 @@ import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 
+from app import saga_log
 from app.extensions import db
 from app.models import TERMINAL, Saga
 from tests.conftest import TEST_BROKER_URL, TEST_REDIS_URL, build_app, teardown_app
@@ -49,12 +50,13 @@ def worker(live_app):
 
 
 def wait_terminal(saga_id: str, timeout: float = 30.0) -> Saga:
-    """Poll the saga log (as a client polls the status endpoint) until the saga ends."""
+    """Poll the saga log (as a client polls the status endpoint) until the saga ends: its follow-ups
+    after the pivot done too."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         db.session.expire_all()
         saga = db.session.get(Saga, saga_id)
-        if saga.status in TERMINAL:
+        if saga.status in TERMINAL and not saga_log.is_in_flight(saga):
             return saga
         time.sleep(0.05)
     raise AssertionError(f"saga {saga_id} still {saga.status} after {timeout}s")

@@ -41,9 +41,9 @@ def test_a_held_set_of_seats_is_booked_and_the_hold_consumed(live_app, worker, c
 
 def test_a_hold_can_start_one_booking_only(live_app, client, make_user, auth_headers, make_flight,
                                            monkeypatch):
-    from app.tasks import saga as saga_tasks
+    from app.tasks import chains as saga_tasks
 
-    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence: None)
+    monkeypatch.setattr(saga_tasks, "start", lambda saga_id, fence, version=None: None)
     headers = auth_headers(make_user())
     hold_id = take_hold(client, headers, make_flight().id, ["4C"])
     assert book_hold(client, headers, hold_id).status_code == 202

@@ -12,8 +12,8 @@ from app.errors import TransientError
 from app.extensions import db
 from app.models import Debt, Hold, Saga
 from app.models.types import utcnow
+from app.tasks import chains as saga_tasks
 from app.tasks import maintenance
-from app.tasks import saga as saga_tasks
 from tests.conftest import DECLINED, NO_FUNDS, book
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, seat_status

@@ -9,11 +9,13 @@ import pytest
 
 from app import engine, saga_log
 from app import saga as definition
+from app.definitions import queue
 from app.errors import CardDeclined
 from app.extensions import db
 from app.models import Hold, Saga, Ticket
-from app.tasks import saga as saga_tasks
-from app.tasks.saga import start as start_chain
+from app.tasks import chains as saga_tasks
+from app.tasks.chains import start as start_chain
+from app.tasks.steps import TASKS
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
 from tests.integration.saga_helpers import assert_confirmed, assert_undone, award_of, payment_of
@@ -76,11 +78,11 @@ def test_the_error_callback_twice_starts_one_compensation(pending_saga, worker):
 def test_a_stray_duplicate_of_any_step_changes_nothing(step, pending_saga, worker):
     saga = pending_saga
     start_chain(saga.id, 1)  # the real chain ...
-    saga_tasks.ACTION_TASKS[step].delay(saga.id, 1)  # ... and a stray duplicate of one of its steps
+    TASKS[step].apply_async((saga.id, 1), queue=queue(saga.definition_version))  # ... and a stray duplicate
     saga = wait_terminal(saga.id)
     assert_confirmed(saga)
     assert all(s.status == "succeeded" for s in saga.steps)
-    assert [s.kind for s in saga.steps] == ["action"] * 4
+    assert [s.kind for s in saga.steps] == ["action"] * len(definition.ACTION_NAMES)
 
 
 def test_a_chain_from_an_older_fence_stops_at_its_first_delivery(pending_saga, worker, monkeypatch):

@@ -85,7 +85,7 @@ def test_a_source_that_is_down_is_reported_and_the_scrape_still_answers(make_app
 
 def _with_steps(saga: Saga) -> Saga:
     saga.steps = [SagaStep(name=name, kind="action", position=n)
-                  for n, name in enumerate(definition.ACTION_NAMES, 1)]
+                  for n, name in enumerate(definition.V1.action_names, 1)]
     db.session.commit()
     return saga
 
@@ -105,9 +105,9 @@ def test_transitions_count_sagas_started_and_ended_with_their_reason(app, client
     assert saga_log.finish(declined.id, fence) == "failed"
     assert saga_log.finish(declined.id, fence) is None  # lost the race: no count
     confirmed = _with_steps(insert_saga(SagaStatus.RUNNING))
-    for name in definition.ACTION_NAMES:
+    for name in definition.V1.action_names:  # insert_saga's sagas run v1
         saga_log.start_step(confirmed.id, 1, name, "action", "t-4")
-        last = name == definition.ACTION_NAMES[-1]
+        last = name == definition.V1.pivot
         saga_log.finish_step(confirmed.id, 1, name, "succeeded", saga_status="confirmed" if last else None)
     after = scrape(client)
 

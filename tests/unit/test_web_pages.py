@@ -161,7 +161,7 @@ def test_admin_sagas_page_is_for_admins(app, browser, make_user):
     admin.log_in(make_user(is_admin=True))
     app.config["FLOWER_URL"] = "http://flower.example:5555/"
     page = text(admin.get("/admin/sagas?status=failed"))
-    assert 'data-flower-url="http://flower.example:5555"' in page
+    assert 'data-flower-task-url="http://flower.example:5555/task/"' in page
     assert 'data-status="failed"' in page
     assert 'href="/admin/sagas"' in page  # the nav shows admins the page
     assert 'data-status="needs_attention"' in text(admin.get("/admin/sagas"))

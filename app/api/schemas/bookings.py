@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app import definitions
 from app.api.schemas.common import FullMatch, PageArgsSchema, PageSchema, text
 from app.config import MAX_SEATS_PER_HOLD
 from app.models import Saga, SagaStatus
@@ -73,9 +74,20 @@ class StepSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     error = fields.Method("step_error", allow_none=True, metadata={"type": "object", "nullable": True})
     task_id = fields.String(allow_none=True)
+    # From the saga's own definition: the step in a traveller's words, and whether it follows the
+    # pivot (a follow-up: it retries forward after the booking is confirmed).
+    label = fields.Method("step_label", metadata={"example": "Authorize the payment"})
+    follow_up = fields.Method("step_follows_up", metadata={"type": "boolean"})
 
     # Travellers read words for the code; AdminStepSchema shows operators the raw message.
     raw_messages = False
+
+    def step_label(self, step) -> str:
+        return definitions.label_of(step.saga.definition_version, step.name)
+
+    def step_follows_up(self, step) -> bool:
+        definition = definitions.registered().get(step.saga.definition_version)
+        return definition is not None and step.name in definition.follow_ups
 
     def step_error(self, step) -> dict | None:
         if not step.error_code:
@@ -105,6 +117,8 @@ class BookingSchema(Schema):
                             metadata={"type": "object", "nullable": True})
     payment = fields.Method("payment_of", metadata={"type": "object"})
     steps = fields.List(fields.Nested(StepSchema))
+    # The version of the saga definition it runs under (app/saga.py): its steps are that version's.
+    definition_version = fields.Integer(metadata={"example": 2})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

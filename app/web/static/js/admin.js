@@ -7,7 +7,7 @@ import {clockTime, element, money} from "./format.js";
 import {renderSteps, statusBadge} from "./saga.js";
 
 const page = document.getElementById("admin-page");
-const {flowerUrl, status} = page.dataset;
+const {flowerTaskUrl, status} = page.dataset;
 const list = document.getElementById("sagas");
 const count = document.getElementById("admin-count");
 const errorBox = document.getElementById("admin-error");
@@ -20,7 +20,7 @@ function showError(text) {
 
 function sagaItem(saga) {
   const steps = element("ol", {className: "steps steps--compact", role: "list"});
-  renderSteps(steps, saga, {flowerUrl});
+  renderSteps(steps, saga, {flowerTaskUrl});
   const item = element("li", {className: "saga card", "data-saga-id": saga.id, "data-status": saga.status},
     element("div", {className: "saga__head"},
       element("h2", {className: "saga__title"}, statusBadge(saga.status), " ", element("code", {}, saga.id)),

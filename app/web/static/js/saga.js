@@ -1,5 +1,6 @@
 // A booking's saga in a traveller's words: its steps with their state, and how it ended.
-// Step names are the saga's own (reserve_seat, cancel_payment, ...): one name per concept.
+// Step names are the saga's own (reserve_seat, cancel_payment, ...): one name per concept. Their
+// labels and order come from the server (the Booking's steps, from the saga's own definition).
 
 import {clockTime, element, joinSeats, money, seconds} from "./format.js";
 
@@ -14,17 +15,6 @@ export const STATUS_WORDS = {
   needs_attention: ["Needs attention", "warn"],
   cancelling: ["Cancelling", "busy"],
   cancelled: ["Cancelled", "muted"],
-};
-
-const STEP_LABELS = {
-  reserve_seat: "Hold your seats",
-  authorize_payment: "Authorize the payment",
-  award_miles: "Set aside your miles",
-  confirm_booking: "Issue the ticket, charge the card, add the miles",
-  cancel_seat: "Release the seats",
-  cancel_payment: "Void or refund the payment",
-  reverse_miles: "Reverse the miles",
-  cancel_booking: "Cancel the ticket",
 };
 
 // [icon, words]; the icon is decoration, the words are what screen readers hear.
@@ -97,7 +87,7 @@ export function outcome(booking) {
     default: {
       const now = (booking.steps || []).find((step) => step.status === "running")
         || (booking.steps || []).find((step) => step.status === "pending");
-      return {tone: "busy", headline: "Booking in progress…", detail: now ? `Now: ${STEP_LABELS[now.name] || now.name}.` : ""};
+      return {tone: "busy", headline: "Booking in progress…", detail: now ? `Now: ${now.label || now.name}.` : ""};
     }
   }
 }
@@ -113,35 +103,43 @@ function stepMeta(step) {
   return parts.join(" · ");
 }
 
-function stepItem(step, flowerUrl) {
+function stepItem(step, flowerTaskUrl) {
   const [icon] = STEP_STATES[step.status] || ["?"];
   const body = element("div", {className: "step__body"},
-    element("p", {className: "step__title"}, STEP_LABELS[step.name] || step.name, " ",
+    element("p", {className: "step__title"}, step.label || step.name, " ",
       element("code", {className: "step__name"}, step.name)),
     element("p", {className: "step__meta"}, stepMeta(step)));
   if (step.error) {
     body.append(element("p", {className: "step__error"}, `${step.error.code}: ${step.error.message || ""}`));
   }
-  if (flowerUrl && step.task_id) {
+  if (flowerTaskUrl && step.task_id) {
     body.append(element("p", {className: "step__link"},
-      element("a", {href: `${flowerUrl}/task/${encodeURIComponent(step.task_id)}`, target: "_blank", rel: "noopener"},
+      element("a", {href: `${flowerTaskUrl}${encodeURIComponent(step.task_id)}`, target: "_blank", rel: "noopener"},
         "Task in Flower", element("span", {className: "visually-hidden"}, ` for ${step.name}`))));
   }
-  return element("li", {className: `step step--${step.status} step--${step.kind}`, "data-step": step.name, "data-status": step.status},
+  const kind = step.follow_up ? `step--${step.kind} step--follow-up` : `step--${step.kind}`;
+  return element("li", {className: `step step--${step.status} ${kind}`, "data-step": step.name, "data-status": step.status},
     element("span", {className: "step__icon", "aria-hidden": "true"}, icon), body);
 }
 
-// The four actions, then the compensations in the order they ran under their own heading.
-export function renderSteps(list, booking, {flowerUrl = ""} = {}) {
+// The actions in the saga's order (the follow-ups after the pivot under their own heading), then
+// the compensations in the order they ran under theirs. `flowerTaskUrl` + a task id is its page.
+export function renderSteps(list, booking, {flowerTaskUrl = ""} = {}) {
   const items = [];
   let undoing = false;
+  let following = false;
   for (const step of booking.steps || []) {
+    if (step.follow_up && step.kind === "action" && !following) {
+      following = true;
+      const title = booking.ticket ? "After the booking, retried until done" : "After the booking (not reached)";
+      items.push(element("li", {className: "steps__divider"}, title));
+    }
     if (step.kind === "compensation" && !undoing) {
       undoing = true;
       const title = booking.ticket ? "Cancellation, newest step first" : "Undoing, newest step first";
       items.push(element("li", {className: "steps__divider"}, title));
     }
-    items.push(stepItem(step, flowerUrl));
+    items.push(stepItem(step, flowerTaskUrl));
   }
   list.replaceChildren(...items);
 }
