@@ -207,6 +207,12 @@ class LoyaltyUnavailable(TransientError):
     reason = "loyalty_unavailable"
 
 
+class MailUnavailable(TransientError):
+    """The SMTP server did not take the message (down, refused, timed out): retried."""
+
+    reason = "mail_unavailable"
+
+
 class HoldStoreUnavailable(TransientError, Refusal):
     """Redis, where seat holds live, did not answer."""
 

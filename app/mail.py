@@ -14,15 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
-from app.errors import TransientError
+from app.errors import MailUnavailable
 
 TIMEOUT_SECONDS = 10
-
-
-class MailUnavailable(TransientError):
-    """The SMTP server did not take the message (down, refused, timed out): retried."""
-
-    reason = "mail_unavailable"
 
 
 def outbox() -> list[EmailMessage]:

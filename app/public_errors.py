@@ -15,6 +15,7 @@ MESSAGES: dict[str, str] = {
     "invalid_card": "The card details are not valid.",
     "payment_unavailable": "The payment service could not be reached; nothing was charged.",
     "loyalty_unavailable": "The miles service could not be reached.",
+    "mail_unavailable": "The itinerary e-mail could not be sent yet; it will be, and the booking stands.",
     "internal_error": "Something went wrong on our side.",
 }
 

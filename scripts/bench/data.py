@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, insert, select, text
 
 from app.models import TERMINAL
+from app.saga import V1
 
 
 def reset_postgres(url: str) -> None:
@@ -133,7 +134,8 @@ def contention_outcome(app: Flask, flight_id: int) -> dict:
 
 # --- growth: 10,000 flights, 1.62M seats, 100,000 finished sagas ----------------------------------
 
-STEP_NAMES = ("reserve_seat", "authorize_payment", "award_miles", "confirm_booking")
+# The growth sagas ran v1: its steps, from the definition.
+STEP_NAMES = tuple(V1.action_names)
 
 
 def counts(app: Flask) -> dict[str, int]:
@@ -216,7 +218,9 @@ def _finished_sagas(user_id: int, flight_ids: list[int], count: int) -> dict[str
                       None if confirmed else "card_declined", None if confirmed else "declined",
                       "tok_growth", "visa", "4242", f"pay-{i}", None if not confirmed else f"aw-{i}", 9,
                       when, when + timedelta(seconds=1), when + timedelta(seconds=1),
-                      2 if confirmed else 3, when + timedelta(seconds=1), when if confirmed else None))
+                      2 if confirmed else 3, when + timedelta(seconds=1), when if confirmed else None,
+                      # Finished: a confirmed saga's steps are all done (else it would count in flight).
+                      when + timedelta(seconds=1) if confirmed else None, 1))
         for position, name in enumerate(STEP_NAMES, start=1):
             status = "succeeded" if confirmed or position == 1 else ("failed" if position == 2 else "pending")
             steps.append((saga_id, position, name, "action", status, 1 if status != "pending" else 0,
@@ -232,7 +236,8 @@ def _finished_sagas(user_id: int, flight_ids: list[int], count: int) -> dict[str
         "sagas": (("id", "user_id", "flight_id", "hold_id", "seats", "passengers", "amount", "currency",
                    "miles", "status", "failure_step", "failure_reason", "failure_detail", "card_token",
                    "card_brand", "card_last4", "payment_authorization_id", "miles_award_id", "version",
-                   "created_at", "updated_at", "progressed_at", "fence", "lease_expires_at", "pivoted_at"),
+                   "created_at", "updated_at", "progressed_at", "fence", "lease_expires_at", "pivoted_at",
+                   "completed_at", "definition_version"),
                   sagas),
         "saga_steps": (("saga_id", "position", "name", "kind", "status", "attempts", "started_at",
                         "finished_at", "error_code", "error_message", "task_id"), steps),

@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=32,
                         help="as the Procfile (long polls wait in them)")
+    parser.add_argument("--definition-version", type=int, default=1,
+                        help="the saga definition new bookings run: 1, the four steps the compared systems "
+                             "do too (default); 2 adds e-mailing the itinerary")
     parser.add_argument("--database-url", help="PostgreSQL URL of a database the benchmark may empty")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server (no DB number)")
     parser.add_argument("--holds-db", type=int, default=3)
@@ -89,6 +92,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.args = args
         self.settings = Settings(workdir=workdir, database_url=args.database_url, redis_base=args.redis,
+                                 definition_version=args.definition_version,
                                  holds_db=args.holds_db, broker_db=args.broker_db,
                                  chains_broker_db=args.chains_broker_db,
                                  web_workers=args.web_workers, web_threads=args.web_threads)
@@ -101,7 +105,7 @@ class Bench:
         return {"database": "postgresql" if a.database_url else "sqlite", "sagas": a.sagas,
                 "clients": a.clients, "workers": a.workers, "pool": "prefork", "contention": a.contention,
                 "serial": a.serial, "long_poll_s": load.LONG_POLL_SECONDS, "web_workers": a.web_workers,
-                "web_threads": a.web_threads, "beat": True,
+                "web_threads": a.web_threads, "beat": True, "definition_version": a.definition_version,
                 "redis_dbs": {"holds": a.holds_db, "broker": a.broker_db,
                               "chains_broker": a.chains_broker_db},
                 "quick": a.quick, "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -115,11 +119,12 @@ class Bench:
         if self.args.database_url:
             data.reset_postgres(self.args.database_url)
         self.stack.migrate()
-        for name in ("payment", "loyalty", "web", "beat"):
+        for name in ("mail", "payment", "loyalty", "web", "beat"):
             self.stack.start(name)
         # The app and the compared systems' producers read these at import or creation time.
         for name in ("INSTANCE_DIR", "DATABASE_URL", "REDIS_URL", "BENCH_DONE_URL", "PAYMENT_URL",
-                     "LOYALTY_URL", "SECRET_KEY", "BENCH_TOKENIZE_TOKEN"):
+                     "LOYALTY_URL", "SECRET_KEY", "BENCH_TOKENIZE_TOKEN", "SAGA_DEFINITION_VERSION",
+                     "SMTP_URL"):
             os.environ[name] = self.stack.env[name]
         os.environ.update(caller_env("web"))
         os.environ["CELERY_BROKER_URL"] = self.stack.env["BENCH_CHAINS_BROKER_URL"]

@@ -37,6 +37,7 @@ class Settings:
     holds_db: int
     broker_db: int
     chains_broker_db: int
+    definition_version: int
     web_workers: int
     web_threads: int
 
@@ -77,6 +78,7 @@ class Stack(e2e.Stack):
             # The bare chain tokenizes as the booking service's API does: with the web's credential.
             BENCH_TOKENIZE_TOKEN=e2e_secret("payment", "web"),
             LOG_FORMAT="text",
+            SAGA_DEFINITION_VERSION=str(settings.definition_version),
             PYTHONPATH=str(ROOT),
             **LOAD_WITHOUT_SEAT_CAPS,
         )

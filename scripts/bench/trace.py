@@ -115,8 +115,9 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
         out["POST /bookings"] = count.as_dict()
         out["POST /bookings"]["response_bytes"] = len(response.data)
         # The chain the POST enqueued: measured, then dropped, since its steps run here instead.
-        out["POST /bookings"]["broker_message_bytes"] = [len(m) for m in broker.lrange("celery", 0, -1)]
-        broker.delete("celery")
+        queue = f"saga.v{response.get_json()['definition_version']}"  # one queue per version
+        out["POST /bookings"]["broker_message_bytes"] = [len(m) for m in broker.lrange(queue, 0, -1)]
+        broker.delete(queue)
         _acting_as(app, "worker")  # the steps call the participants with the worker's credential
         # The saga's own steps, as its status lists them, each run as its task (`saga.<step>`).
         auth = {"Authorization": headers["Authorization"]}

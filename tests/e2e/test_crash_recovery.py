@@ -15,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from tests.conftest import card
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
 from tests.e2e.stack import LOAD_WITHOUT_SEAT_CAPS, ROOT, VENV_BIN, e2e_secret, wait_for
 
@@ -26,7 +27,7 @@ QUICK_RETRIES = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1"
 SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "700", "LOYALTY_LATENCY_MS": "700"}
 RECOVERY_BOUND = 20
 TERMINAL = {"confirmed", "failed", "cancelled", "needs_attention"}
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+CARD = card()
 
 
 def seed(stack) -> None:

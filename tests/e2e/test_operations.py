@@ -9,14 +9,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import saga as definition
+from tests.conftest import APPROVED, DECLINED
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
 from tests.e2e.stack import FLOWER_AUTH, METRICS_TOKEN, wait_for
 from tests.e2e.test_crash_recovery import first_flight, seed, wait_terminal
 
 pytestmark = pytest.mark.e2e
 
-APPROVED = "4242424242424242"
-DECLINED = "4000000000000002"
 STEP_TASKS = [f"saga.{name}" for name in definition.LATEST.action_names]  # what new bookings run
 
 

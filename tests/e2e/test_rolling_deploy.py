@@ -17,6 +17,7 @@ import pytest
 from celery import Celery
 
 from app import saga as definition
+from tests.conftest import card
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
 from tests.e2e.stack import ROOT, VENV_BIN, wait_for
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.e2e
 QUICK = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1", "SAGA_LEASE_SECONDS": "4"}
 SLOW_PAYMENT = {"PAYMENT_LATENCY_MS": "1000"}  # so the old worker dies with v1 sagas in flight
 OLD = {"SAGA_DEFINITIONS": "1"}  # the old deploy's processes: they have only v1
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2031, "cvc": "123"}
+CARD = card()
 
 
 def book(api: Api, headers: dict, flight_id: int, seats: list[str]) -> str:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from tests.conftest import APPROVED, DECLINED
 from tests.e2e.stack import wait_for
 from tests.e2e.ui_support import (
     ADMIN,
@@ -121,7 +122,7 @@ def others_on_the_flight(stack, number: str) -> None:
     httpx.post(f"{stack.base_url}/api/v1/auth/register", timeout=10,
                json={"email": "other@example.com", "password": PASSWORD, "name": "Other Traveller"})
     other = bearer(stack, "other@example.com")
-    booked = book_via_api(stack, other, flight, ["14A", "14B"], "4242424242424242")
+    booked = book_via_api(stack, other, flight, ["14A", "14B"], APPROVED)
     assert wait_until_ended(stack, other, booked)["status"] == "confirmed"
     held = httpx.post(f"{stack.base_url}/api/v1/flights/{flight}/holds", headers=other, timeout=10,
                       json={"seats": ["12C", "12D"]})
@@ -377,8 +378,8 @@ def test_admin_sagas_page_lists_steps_links_flower_and_retries(browser, stack):
                json={"email": "barbara@example.com", "password": PASSWORD, "name": "Barbara Liskov"})
     traveller = bearer(stack, "barbara@example.com")
     flight = flight_id(stack, "SA202")
-    booked = book_via_api(stack, traveller, flight, ["3A"], "4242424242424242")
-    declined = book_via_api(stack, traveller, flight, ["3B"], "4000000000000002")
+    booked = book_via_api(stack, traveller, flight, ["3A"], APPROVED)
+    declined = book_via_api(stack, traveller, flight, ["3B"], DECLINED)
     for booking_id in (booked, declined):
         wait_until_ended(stack, traveller, booking_id)
 

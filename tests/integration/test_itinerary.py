@@ -9,9 +9,10 @@ from app import definitions, engine, itinerary, saga_log
 from app import saga as definition
 from app.extensions import db
 from app.models import SentEmail
+from tests.conftest import book
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
-from tests.integration.saga_helpers import assert_confirmed, book
+from tests.integration.saga_helpers import assert_confirmed
 from tests.mail_catcher import running_catcher
 
 pytestmark = pytest.mark.integration

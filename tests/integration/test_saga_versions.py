@@ -14,7 +14,8 @@ from app.extensions import db
 from app.models import Saga
 from app.models.types import utcnow
 from app.tasks import chains
-from tests.integration.saga_helpers import assert_confirmed, book
+from tests.conftest import book
+from tests.integration.saga_helpers import assert_confirmed
 
 pytestmark = pytest.mark.integration
 V1, V2 = definition.V1.action_names, definition.V2.action_names

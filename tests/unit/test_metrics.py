@@ -17,7 +17,6 @@ from app.extensions import db
 from app.models import Debt, Saga, SagaStatus, SagaStep
 from app.models.types import utcnow
 from app.observability import multiproc, task_signals
-from app.observability.flower import flower_task_url
 from tests.conftest import METRICS_TOKEN
 
 
@@ -173,13 +172,6 @@ def test_task_signals_time_steps_count_retries_and_sum_janitor_results(client, b
 ])
 def test_step_tasks_are_told_from_the_others(task_name, expected):
     assert task_signals.step_kind(task_name) == expected
-
-
-def test_flower_links_point_at_the_task_page(app):
-    app.config["FLOWER_URL"] = "https://ops.example.com/flower/"
-    assert flower_task_url("0d6c5a38-7d4e") == "https://ops.example.com/flower/task/0d6c5a38-7d4e"
-    assert flower_task_url("a/b c", base_url="http://127.0.0.1:5555") == "http://127.0.0.1:5555/task/a%2Fb%20c"
-    assert flower_task_url(None) is None and flower_task_url("") is None
 
 
 def test_the_metrics_directory_forgets_finished_processes_only(tmp_path, monkeypatch):
