@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from app.models import TERMINAL
-from app.participants.payment.cards import TEST_CARD_OUTCOMES, Outcome
+from scripts.bench.work import CARD, done_key
 
-APPROVED = next(number for number, outcome in TEST_CARD_OUTCOMES.items() if outcome == Outcome.APPROVE)
-CARD = {"card_number": APPROVED, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 SAGA_TIMEOUT = 120.0
 # Asked of the status endpoint: answer as soon as the booking changes, or after this many seconds.
 LONG_POLL_SECONDS = 20
@@ -182,8 +180,6 @@ def broker_round(start: Callable[[str, int, str], None], done_redis, jobs: list[
                  clients: int) -> tuple[list[Chain], float, float]:
     """`clients` threads each start one booking (`start(booking_id, flight, seat)`) straight on
     the broker and block until its last task reports its finish time."""
-    from scripts.bench.work import done_key
-
     pending: queue.SimpleQueue[tuple[int, list[str]]] = queue.SimpleQueue()
     for job in jobs:
         pending.put(job)

@@ -18,9 +18,12 @@ import sqlalchemy as sa
 from app import seat_holds
 from app.config import from_env
 from app.participants.loyalty.client import LoyaltyClient
+from app.participants.payment.cards import TEST_CARD_OUTCOMES, Outcome
 from app.participants.payment.client import PaymentClient
-from scripts.bench.load import CARD
 
+# The payment service's own approved test card; every booking of every system pays with it.
+APPROVED = next(number for number, outcome in TEST_CARD_OUTCOMES.items() if outcome == Outcome.APPROVE)
+CARD = {"card_number": APPROVED, "exp_month": 12, "exp_year": 2031, "cvc": "123"}
 HOLD_TTL_MS = 600_000
 metadata = sa.MetaData()
 # A ticket row of the same width as the saga's tickets + ticket_seats, in the booking database.
