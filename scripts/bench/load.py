@@ -54,6 +54,8 @@ class Timings:
 class Booked:
     saga_id: str
     sent_at: float  # epoch seconds, just before the POST
+    location: str = ""  # the POST's Location and ETag: where the booking is, and as it was created
+    etag: str | None = None
     seen_at: float | None = None  # when a poll first showed a terminal status
     status: str | None = None
 
@@ -77,17 +79,17 @@ def post_booking(http: httpx.Client, flight_id: int, seats: list[str], t: Timing
     if response.status_code != 202:
         t.errors.append(f"POST {response.status_code}: {response.text[:200]}")
         return None
-    return Booked(response.json()["id"], sent_at)
+    return Booked(response.json()["id"], sent_at, response.headers["Location"], response.headers.get("ETag"))
 
 
 def follow(http: httpx.Client, booked: Booked, t: Timings) -> None:
     """Follow the booking as a well-behaved client does, until it is terminal.
 
-    Every GET sends If-None-Match (an unchanged booking is a 304) and `Prefer: wait` (RFC 7240): a
-    server that applies it answers when the booking changes, and the next GET goes out at once; one
-    that does not is polled again after its Retry-After.
+    Every GET sends If-None-Match (from the POST's ETag on: an unchanged booking is a 304) and
+    `Prefer: wait` (RFC 7240): a server that applies it answers when the booking changes, and the
+    next GET goes out at once; one that does not is polled again after its Retry-After.
     """
-    location, etag = f"/api/v1/bookings/{booked.saga_id}", None
+    location, etag = booked.location, booked.etag
     deadline = time.monotonic() + SAGA_TIMEOUT
     while time.monotonic() < deadline:
         headers = {"Prefer": f"wait={LONG_POLL_SECONDS}"}
