@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import sqlalchemy.exc
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
@@ -110,6 +111,13 @@ def handle_refusal(refusal: Refusal) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(Refusal, handle_refusal)
     app.register_error_handler(HTTPException, handle_http_exception)
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    def database_unavailable(exc: sqlalchemy.exc.OperationalError) -> Response:
+        # A locked SQLite file or a lost database connection passes: the client may try again.
+        app.logger.warning("database unavailable: %s", exc.orig)
+        return problem_response(503, "The booking database is busy or unreachable; try again shortly.",
+                                type="database-unavailable", headers={"Retry-After": "1"})
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:

@@ -151,3 +151,22 @@ def test_no_body_makes_a_5xx(client, admin_headers, method, path, fields, data):
     assert response.status_code < 500, response.get_data(as_text=True)
     if response.status_code >= 400:
         assert response.mimetype == "application/problem+json"
+
+
+def test_a_database_that_is_locked_or_gone_is_503_with_retry_after(client, traveller, auth_headers, flight,
+                                                                   monkeypatch):
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from app import bookings
+    from tests.conftest import book
+
+    def locked(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("INSERT INTO sagas ...", {},
+                                              sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(bookings, "start_booking", locked)
+    response = book(client, auth_headers(traveller), flight.id, ["3A"])
+    assert_problem(response, 503, "database-unavailable")
+    assert response.headers["Retry-After"] == "1"
