@@ -117,10 +117,8 @@ def database_url() -> str:
 
 def engine_options(url: str) -> dict:
     """A server's connection may have died in the pool (a restart, an idle timeout): ping it at
-    checkout. A SQLite file has no server to lose, and the ping was a statement per checkout; its
-    writers queue for one lock, and under a burst of bookings a writer may wait longer than
-    sqlite3's default 5 s before it gives up ("database is locked")."""
-    return {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    checkout. A SQLite file has no server to lose, and the ping was a statement per checkout."""
+    return {"pool_pre_ping": not url.startswith("sqlite")}
 
 
 def from_env() -> dict:

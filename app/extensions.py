@@ -23,7 +23,7 @@ migrate = Migrate(render_as_batch=True)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_wal(dbapi_connection: object, connection_record: object) -> None:
-    """SQLite in WAL mode, for every engine of every service (docs/performance.md).
+    """SQLite in WAL mode with a 30 s busy timeout, for every engine of every service (docs/performance.md).
 
     In the default rollback-journal mode a commit locks every reader of every process out of the
     file, and busy readers back off in sleeps of up to tens of ms: the API's reads queued behind
@@ -34,6 +34,9 @@ def _sqlite_wal(dbapi_connection: object, connection_record: object) -> None:
         return
     cursor = dbapi_connection.cursor()
     try:
+        # Writers queue for the file's one lock: under a burst of bookings one may wait longer than
+        # sqlite3's default 5 s before it gives up ("database is locked"), so it waits up to 30 s.
+        cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.execute("PRAGMA journal_mode=WAL")  # persistent: only the first connection switches
     except sqlite3.OperationalError:
         pass  # another process holds the file while switching it; the mode is the file's anyway
