@@ -57,6 +57,11 @@ class Definition:
         """The actions that must have succeeded before `name` may start."""
         return self.action_names[: self.action_names.index(name)]
 
+    def after(self, name: str) -> str | None:
+        """The action that follows `name`, or None after the last."""
+        position = self.action_names.index(name) + 1
+        return self.action_names[position] if position < len(self.action_names) else None
+
     def compensations_for(self, started: Iterable[str]) -> list[str]:
         """The compensations of the steps that started, newest first."""
         started = set(started)

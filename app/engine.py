@@ -27,6 +27,7 @@ from app import saga as definition
 from app.errors import RetryForward, TransientError
 from app.extensions import db
 from app.models import Saga, SagaStatus, StepKind, StepStatus
+from app.models.types import utcnow
 
 log = logging.getLogger("saga")
 
@@ -98,13 +99,14 @@ def backoff(attempt: int) -> float:
 
 
 def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
-             task_id: str | None = None) -> Outcome:
-    """Run one delivery of action or compensation `name`."""
+             task_id: str | None = None, next_task_id: str | None = None) -> Outcome:
+    """Run one delivery of action or compensation `name`; `next_task_id` is the id of the chain's
+    next message, recorded on the next step when this one's success starts it."""
     if fence is None:
         return Fenced("the message carries no fence (sent before fences existed)")
     try:
         if definitions.kind_of(name) == StepKind.ACTION:
-            return _run_action(saga_id, name, fence, attempt, task_id)
+            return _run_action(saga_id, name, fence, attempt, task_id, next_task_id)
         return _run_compensation(saga_id, name, fence, attempt, task_id)
     except definitions.UnknownDefinition as exc:  # it changed nothing: a worker that knows it will
         db.session.rollback()
@@ -129,7 +131,8 @@ def _current(saga_id: str, fence: int, name: str) -> Saga | Fenced:
     return saga
 
 
-def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:
+def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None,
+                next_task_id: str | None) -> Outcome:
     saga = _current(saga_id, fence, name)
     if isinstance(saga, Fenced):
         return saga
@@ -140,9 +143,12 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
         return Done()
     if any(saga.step(step).status != StepStatus.SUCCEEDED for step in steps.before(name)):
         return Fenced(f"{name} arrived before the steps it follows")
-    saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id, saga.status)
-    if saga is None:
-        return Fenced("fenced off at the start")
+    if _started_ahead(saga, name, attempt, task_id):
+        saga_log.resume_started(saga, name, task_id)
+    else:
+        saga = saga_log.start_step(saga_id, fence, name, StepKind.ACTION, task_id, saga.status)
+        if saga is None:
+            return Fenced("fenced off at the start")
     step = steps.step(name)
     follow_up = name in steps.follow_ups
     try:
@@ -166,8 +172,23 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
     # The pivot confirms the booking; the follow-ups after it only complete the saga.
     status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED,
                                   saga_status=SagaStatus.CONFIRMED if step.pivot else None,
-                                  completed=name == steps.action_names[-1])
+                                  completed=name == steps.action_names[-1],
+                                  start_next=steps.after(name), next_task_id=next_task_id)
     return Fenced("fenced off before its success was recorded") if status is None else Done()
+
+
+def _started_ahead(saga: Saga, name: str, attempt: int, task_id: str | None) -> bool:
+    """This very message's first delivery, whose attempt the success of the step before it recorded
+    in its own fenced transaction (saga_log.finish_step's `start_next`, with this message's id),
+    while that transaction's lease is still fresh: its own start would write the same again, and
+    the read that found the fence and the status current is as fresh as that write would be.
+    A retry, a re-drive (new messages) or a late delivery records its attempt as always."""
+    step = saga.step(name)
+    if (attempt or task_id is None or step.task_id != task_id or step.status != StepStatus.RUNNING
+            or saga.lease_expires_at is None):
+        return False
+    left = (saga.lease_expires_at - utcnow()).total_seconds()
+    return left >= current_app.config["SAGA_LEASE_SECONDS"] * 2 / 3
 
 
 def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id: str | None) -> Outcome:

@@ -158,9 +158,7 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
         db.session.rollback()
         status_before = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
     else:
-        # End the read's transaction first (SQLite cannot upgrade a stale read snapshot to a write).
-        with _keeping_loaded():
-            db.session.commit()
+        _end_read()
     # pending -> running at the first action; a confirmed saga stays confirmed while its follow-ups run.
     starts = kind == StepKind.ACTION and status_before == SagaStatus.PENDING
     moves = {"status": SagaStatus.RUNNING} if starts else {}
@@ -179,9 +177,20 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
             db.session.commit()
     if status_before == SagaStatus.PENDING and kind == StepKind.ACTION:
         _moved(saga_id, SagaStatus.RUNNING)
-    log.info("saga %s: %s attempt %d", saga_id, name, attempts or 0,
-             extra={"saga_id": saga_id, "step": name, "attempt": attempts or 0, "task_id": task_id})
+    _attempt_logged(saga_id, name, attempts or 0, task_id)
     return db.session.get(Saga, saga_id)
+
+
+def resume_started(saga: Saga, name: str, task_id: str) -> None:
+    """Begin the attempt of `name` that the step before it recorded (finish_step's `start_next`):
+    nothing to write, only the read's transaction to end."""
+    _end_read()
+    _attempt_logged(saga.id, name, saga.step(name).attempts, task_id)
+
+
+def _attempt_logged(saga_id: str, name: str, attempts: int, task_id: str | None) -> None:
+    log.info("saga %s: %s attempt %d", saga_id, name, attempts,
+             extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
 
 
 @contextmanager
@@ -194,15 +203,26 @@ def _keeping_loaded() -> Iterator[None]:
         session.expire_on_commit = True
 
 
+def _end_read() -> None:
+    """End the transaction of the read that found the saga current, keeping the saga loaded, so that
+    the next fenced write starts a transaction of its own (SQLite cannot upgrade a stale read
+    snapshot to a write)."""
+    with _keeping_loaded():
+        db.session.commit()
+
+
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
                 *, retry_in: float = 0, saga_status: str | None = None,
-                completed: bool = False) -> str | None:
+                completed: bool = False, start_next: str | None = None,
+                next_task_id: str | None = None) -> str | None:
     """Record how an attempt of `name` ended; the step's status now, or None when fenced off.
 
     `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
     A settled step is never changed: a duplicate that failed finds it succeeded and says so.
     `saga_status` moves the saga in the same transaction (the pivot confirms it); `completed` marks
-    its last action done.
+    its last action done; `start_next` records the first attempt of the step that follows a
+    success (the chain's next message, `next_task_id`), so that step's delivery writes nothing
+    before its work (engine._started_ahead).
     A success commits what the step itself wrote to the saga row (say, its payment's id) in the
     same transaction as the log, so a fenced-off writer's facts are rolled back with its log.
     """
@@ -231,6 +251,9 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
         return db.session.execute(
             select(SagaStep.status).where(SagaStep.saga_id == saga_id, SagaStep.name == name)
         ).scalar_one_or_none()
+    if start_next is not None and status == StepStatus.SUCCEEDED:
+        db.session.execute(_START_STEP, {"w_saga_id": saga_id, "w_step": start_next,
+                                         "task_id": next_task_id, "now": utcnow()})
     db.session.commit()
     log.info("saga %s: %s %s", saga_id, name, status,
              extra={"saga_id": saga_id, "step": name, "step_status": status,

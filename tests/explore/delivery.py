@@ -95,7 +95,10 @@ class Driver:
         if task == "pay_debts":
             recovery.pay_debts_of(saga_id)
             return []
-        outcome = engine.run_step(saga_id, task, delivery.fence, delivery.attempt, f"task-{delivery.id}")
+        # Celery gives every message of a chain its id when the chain is sent.
+        next_id = next(_ids) if delivery.rest else None
+        outcome = engine.run_step(saga_id, task, delivery.fence, delivery.attempt, f"task-{delivery.id}",
+                                  next_id and f"task-{next_id}")
         if isinstance(outcome, engine.Retry):
             return [replace(delivery, attempt=delivery.attempt + 1, countdown=outcome.countdown)]
         if isinstance(outcome, engine.Failed):  # Celery stops the chain and calls its errback
@@ -107,7 +110,7 @@ class Driver:
         if isinstance(outcome, engine.Fenced) or not delivery.rest:
             return []
         return [Delivery(delivery.rest[0], saga_id, delivery.rest[1:], delivery.errback,
-                         fence=delivery.fence)]
+                         fence=delivery.fence, id=next_id)]
 
     # Janitors, admin, owner --------------------------------------------------------------------
 

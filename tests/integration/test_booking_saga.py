@@ -42,6 +42,7 @@ def test_happy_path_confirms_with_ticket_capture_and_miles(live_app, worker, cli
     assert body["ticket"]["seats"] == ["1A", "12B"]
     assert [s["name"] for s in body["steps"]] == definition.ACTION_NAMES
     assert all(s["status"] == "succeeded" and s["attempts"] == 1 and s["task_id"] for s in body["steps"])
+    assert len({s["task_id"] for s in body["steps"]}) == len(body["steps"])  # each its own message's
     assert body["failure"] is None
     assert body["payment"] == {"brand": "visa", "last4": "4242"}
     assert seat_status(client, flight.id)["1A"] == "booked"

@@ -32,7 +32,8 @@ def pending_saga(live_app, make_saga) -> Saga:
 def test_every_action_run_twice_has_one_effect(pending_saga):
     saga = pending_saga
     for name in definition.ACTION_NAMES:
-        saga_log.start_step(saga.id, 1, name, "action", "killed")
+        if not saga_log.load(saga.id).step(name).attempts:  # a success starts the step after it
+            saga_log.start_step(saga.id, 1, name, "action", "killed")
         definition.ACTIONS[name](saga_log.load(saga.id))  # its worker died before the log write
         first = (saga_log.load(saga.id).hold_id, payment_of(saga), award_of(saga))
         assert engine.run_step(saga.id, name, fence=1, attempt=1) == engine.Done()  # the redelivery
