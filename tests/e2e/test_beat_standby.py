@@ -17,7 +17,9 @@ import celeryconfig
 from tests.e2e.conftest import make_stack, shared_redis_urls
 from tests.e2e.stack import METRICS_TOKEN, wait_for
 
-pytestmark = pytest.mark.e2e
+# Its subject (one beat schedules, by a Redis lock) does not depend on the database engine: it is not
+# run again on PostgreSQL.
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_independent]
 
 INTERVAL = celeryconfig.JANITOR_INTERVAL
 # The lock of a killed beat lapses within its timeout; the standby looks every loop.
