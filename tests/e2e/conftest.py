@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlalchemy import MetaData, create_engine
 
+from tests.conftest import card
 from tests.e2e.stack import Stack, free_port, wait_for
 
 E2E_REDIS_DBS = os.environ.get("TEST_E2E_REDIS_DBS", "9,8").split(",")
@@ -115,6 +116,13 @@ class Api:
         token = self.http.post("/api/v1/auth/token", json={"email": email, "password": password})
         token.raise_for_status()
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+    def book(self, headers: dict, flight_id: int, seats: list[str]) -> str:
+        """POST /api/v1/bookings paid with the approved test card: the booking's id, once accepted (202)."""
+        response = self.http.post("/api/v1/bookings", headers=headers,
+                                  json={"flight_id": flight_id, "seats": seats, "payment": card()})
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
 
 
 @pytest.fixture

@@ -194,8 +194,15 @@ class Stack:
         proc.wait(timeout=30)
 
     def stop(self) -> None:
-        for label in list(self.procs):
-            self.kill(label, signal.SIGTERM)
+        """SIGTERM to every process at once, then wait for each: they shut down side by side (one at
+        a time, a stack's gunicorns and workers took seconds each, at the end of every test)."""
+        procs = list(self.procs.values())
+        self.procs.clear()
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
 
     def log_of(self, label: str) -> str:
         path = self.logs / f"{label}.log"

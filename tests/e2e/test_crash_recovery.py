@@ -39,13 +39,6 @@ def first_flight(api: Api) -> int:
     return api.http.get("/api/v1/flights").json()["items"][0]["id"]
 
 
-def book(api: Api, headers: dict, flight_id: int, seats: list[str]) -> str:
-    response = api.http.post("/api/v1/bookings", headers=headers,
-                             json={"flight_id": flight_id, "seats": seats, "payment": CARD})
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
-
-
 def status_of(api: Api, headers: dict, saga_id: str) -> dict:
     return api.http.get(f"/api/v1/bookings/{saga_id}", headers=headers).json()
 
@@ -122,7 +115,7 @@ def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
     api = Api(stack.base_url)
     headers = api.signup(f"crash-{step}@example.com")
     flight_id = first_flight(api)
-    saga_id = book(api, headers, flight_id, ["14A", "14B"])
+    saga_id = api.book(headers, flight_id, ["14A", "14B"])
 
     def step_in_flight():
         body = status_of(api, headers, saga_id)
@@ -149,7 +142,7 @@ def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, pr
         headers = api.signup("broker-down@example.com")
         flight_id = first_flight(api)
         private_redis.kill()
-        saga_id = book(api, headers, flight_id, ["20C"])
+        saga_id = api.book(headers, flight_id, ["20C"])
         assert status_of(api, headers, saga_id)["status"] == "pending"
         private_redis.start()
         back_at = time.monotonic()
@@ -172,7 +165,7 @@ def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redi
         headers = api.signup("redis-restart@example.com")
         flight_id = first_flight(api)
         rows = range(6, 16)
-        saga_ids = [book(api, headers, flight_id, [f"{row}A", f"{row}B"]) for row in rows]
+        saga_ids = [api.book(headers, flight_id, [f"{row}A", f"{row}B"]) for row in rows]
         time.sleep(0.5)
         private_redis.kill()  # every queued task and every hold key is lost
         time.sleep(1)
@@ -186,7 +179,7 @@ def test_redis_restarted_under_load_every_saga_still_ends(tmp_path, private_redi
         # New bookings confirm with nothing restarted by hand: the worker reconnected, beat took its
         # lock again and wrote its schedule back into the empty Redis (app/beat_scheduler.py).
         assert all(proc.poll() is None for proc in stack.procs.values())
-        after = [book(api, headers, flight_id, [f"{row}E"]) for row in rows]
+        after = [api.book(headers, flight_id, [f"{row}E"]) for row in rows]
         later = wait_terminal(api, headers, after)
         assert [body["status"] for body in later] == ["confirmed"] * len(after)
         assert_invariants(stack, api, headers, bodies + later, flight_id)

@@ -10,7 +10,8 @@ from tests.e2e.conftest import make_stack, shared_redis_urls
 from tests.e2e.stack import wait_for
 from tests.e2e.test_crash_recovery import seed
 
-pytestmark = pytest.mark.e2e
+# Its subject (what an idle stack logs) does not depend on the database engine: not run again on PostgreSQL.
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_independent]
 
 PROCESSES = ("web", "payment", "loyalty", "worker", "beat")
 IDLE_SECONDS = 60

@@ -17,7 +17,6 @@ import pytest
 from celery import Celery
 
 from app import saga as definition
-from tests.conftest import card
 from tests.e2e.conftest import Api, make_stack, shared_redis_urls
 from tests.e2e.stack import ROOT, VENV_BIN, wait_for
 
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.e2e
 QUICK = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1", "SAGA_LEASE_SECONDS": "4"}
 SLOW_PAYMENT = {"PAYMENT_LATENCY_MS": "1000"}  # so the old worker dies with v1 sagas in flight
 OLD = {"SAGA_DEFINITIONS": "1"}  # the old deploy's processes: they have only v1
-CARD = card()
-
-
-def book(api: Api, headers: dict, flight_id: int, seats: list[str]) -> str:
-    response = api.http.post("/api/v1/bookings", headers=headers,
-                             json={"flight_id": flight_id, "seats": seats, "payment": CARD})
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
 
 
 def status(api: Api, headers: dict, saga_id: str) -> dict:
@@ -57,11 +48,11 @@ def test_a_rolling_deploy_from_v1_to_v2_loses_nothing(tmp_path):
         flight_id = api.http.get("/api/v1/flights").json()["items"][0]["id"]
 
         # The old deploy takes bookings (v1) before any worker is up: they wait in saga.v1.
-        v1 = [book(api, headers, flight_id, [seat]) for seat in ("20A", "20B", "20C")]
+        v1 = [api.book(headers, flight_id, [seat]) for seat in ("20A", "20B", "20C")]
         # The web is deployed first: new bookings run v2, while only the old worker runs.
         stack.kill("web-old")
         stack.start("web", label="web-new")
-        v2 = [book(api, headers, flight_id, [seat]) for seat in ("21A", "21B")]
+        v2 = [api.book(headers, flight_id, [seat]) for seat in ("21A", "21B")]
         assert {status(api, headers, saga_id)["definition_version"] for saga_id in v1} == {1}
         assert {status(api, headers, saga_id)["definition_version"] for saga_id in v2} == {2}
         stack.start("worker", label="worker-old", args=("-n", "old@%h"), **OLD)

@@ -11,7 +11,8 @@ import pytest
 
 from tests.e2e.stack import ROOT, VENV_BIN, Stack
 
-pytestmark = pytest.mark.e2e
+# Its subject (settings refused at start) does not depend on the database engine: not run again on PostgreSQL.
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_independent]
 
 # One broken setting per process; each is a rule of app/settings_check.py.
 BROKEN = {

@@ -32,7 +32,8 @@ from tests.e2e.ui_support import (
     ui_stack,
 )
 
-pytestmark = pytest.mark.e2e
+# Its subject (the browser UI) does not depend on the database engine: not run again on PostgreSQL.
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_independent]
 
 LATENCY_MS = "400"
 TERMINAL = {"confirmed", "failed", "needs_attention", "cancelled"}

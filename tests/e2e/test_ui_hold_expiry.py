@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.ui_support import chromium, flight_id, new_page, pick, seat, seat_statuses, sign_up, ui_stack
 
-pytestmark = pytest.mark.e2e
+# Its subject (the browser UI) does not depend on the database engine: not run again on PostgreSQL.
+pytestmark = [pytest.mark.e2e, pytest.mark.engine_independent]
 
 TTL_SECONDS = 5
 # A step must fit in half a hold (app/settings_check.py); the in-stack participants answer at once.
