@@ -12,6 +12,8 @@ Why each reliability setting is here (notes: README "Crash recovery"):
 
 from __future__ import annotations
 
+import math
+
 from app.config import broker_url_from_env, number
 
 # The app's CELERY_BROKER_URL overrides it (app/__init__.py), so a test's broker wins.
@@ -65,7 +67,8 @@ beat_max_loop_interval = min(10, JANITOR_INTERVAL)
 # Three loops rather than RedBeat's five (25 min with Celery's default loop): a tick publishes the due
 # janitors first, and a slow one must not cost the lock, yet the janitors should not stop for long.
 beat_scheduler = "app.beat_scheduler:Scheduler"
-redbeat_lock_timeout = 3 * beat_max_loop_interval
+# Whole seconds: RedBeat extends the lock by int(timeout), and 0 would delete it on every tick.
+redbeat_lock_timeout = math.ceil(3 * beat_max_loop_interval)
 # The broker's Redis: beat is of use only while it can publish there, and that Redis is the one kept
 # durable and never evicting (an evicted lock would let two beats schedule). The holds' Redis may be a
 # Cluster or lose its keys. Set explicitly: RedBeat's fallback to broker_url is deprecated.

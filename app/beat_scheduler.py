@@ -12,13 +12,20 @@ process exiting stops them all, and because the broker's Redis may restart empty
   the beat that schedules next would find nothing to run; here it writes it again;
 - a beat that starts while Redis is down dies writing that schedule; here it writes it on a later
   tick, once Redis answers.
+
+And one of Celery's own: beat's SIGTERM handler closes the scheduler (Redis and broker I/O, the lock
+released) inside the handler, on top of whatever call the signal interrupted, and never tells the
+loop to stop; a beat seen here released its lock on SIGTERM and went on scheduling, until SIGKILL.
+Here the handler only stops the loop, and the loop's own `finally` closes the scheduler.
 """
 
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
+from types import FrameType, SimpleNamespace
 
+from celery import beat, platforms
+from celery.signals import beat_init
 from redbeat import RedBeatScheduler
 from redbeat.schedulers import acquire_distributed_beat_lock, get_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -78,3 +85,21 @@ class Scheduler(RedBeatScheduler):
         if not get_redis(self.app).exists(self.app.redbeat_conf.schedule_key):
             log.warning("beat: the schedule is missing from Redis (restarted empty?): writing it again")
             self.setup_schedule()
+
+
+def _start(sender: beat.Service, **_: object) -> None:
+    """Beat's start (its `beat_init`): signals that only stop the loop, then RedBeat's lock."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Set first: should the exit below be swallowed by the code it interrupts, the loop still
+        # ends before its next tick. Service.start catches SystemExit and closes the scheduler.
+        sender._is_shutdown.set()
+        raise SystemExit()
+
+    platforms.signals.update(SIGTERM=stop, SIGINT=stop)
+    # After the handlers, so that a standby blocked here for the lock stops on SIGTERM too.
+    acquire_distributed_beat_lock(sender)
+
+
+beat_init.disconnect(acquire_distributed_beat_lock)
+beat_init.connect(_start, weak=False)

@@ -19,6 +19,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+# How long a stopped stack's processes get to exit on SIGTERM (each takes well under a second).
+STOP_GRACE = 20.0
 
 
 def free_port() -> int:
@@ -195,14 +197,37 @@ class Stack:
 
     def stop(self) -> None:
         """SIGTERM to every process at once, then wait for each: they shut down side by side (one at
-        a time, a stack's gunicorns and workers took seconds each, at the end of every test)."""
-        procs = list(self.procs.values())
+        a time, a stack's gunicorns and workers took seconds each, at the end of every test).
+
+        A process still running after STOP_GRACE seconds has its threads' stacks written to its log
+        (py-spy) and is SIGKILLed, so it cannot hold a lock or a port into the next test; the stop
+        then fails, naming it: a process that ignores SIGTERM would stall every deploy too."""
+        procs = dict(self.procs)
         self.procs.clear()
-        for proc in procs:
+        for proc in procs.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+        deadline = time.monotonic() + STOP_GRACE
+        hung = []
+        for label, proc in procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                hung.append(label)
+                self._dump_stacks(label, proc)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        if hung:
+            raise AssertionError(f"{', '.join(hung)} still ran {STOP_GRACE:.0f} s after SIGTERM "
+                                 f"(their stacks are at the end of their logs in {self.logs})")
+
+    def _dump_stacks(self, label: str, proc: subprocess.Popen) -> None:
+        with open(self.logs / f"{label}.log", "ab") as log:
+            log.write(b"\n--- still running after SIGTERM: py-spy dump ---\n")
+            log.flush()
+            subprocess.run([str(VENV_BIN / "py-spy"), "dump", "--pid", str(proc.pid)], stdout=log,
+                           stderr=subprocess.STDOUT, timeout=30, check=False)
 
     def log_of(self, label: str) -> str:
         path = self.logs / f"{label}.log"
