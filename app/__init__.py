@@ -61,8 +61,8 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
 
-    from app import tasks  # noqa: F401  (registers the shared tasks)
-    # Beat's start and signal handling (a beat_init receiver), in place before any beat starts.
-    from app import beat_scheduler  # noqa: F401
+    # The shared tasks; and beat's start and signal handling (a beat_init receiver), in place
+    # before any beat starts.
+    from app import beat_scheduler, tasks  # noqa: F401
 
     return celery_app
