@@ -7,17 +7,18 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
 from app.extensions import db
-from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, User
+from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, Ticket, User
 from app.models.types import utcnow
 from app.participants import payment_client
 
@@ -47,10 +48,14 @@ def request_fingerprint(body: dict) -> str:
     return hmac.new(current_app.config["SECRET_KEY"].encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def _replay(user: User, idempotency_key: str, fingerprint: str) -> Saga | None:
-    claimed = db.session.execute(
+def _claim_of(user: User, idempotency_key: str) -> IdempotencyKey | None:
+    return db.session.execute(
         db.select(IdempotencyKey).filter_by(user_id=user.id, key=idempotency_key)
     ).scalar_one_or_none()
+
+
+def _replay(claimed: IdempotencyKey | None, fingerprint: str) -> Saga | None:
+    """The booking an unexpired claim of the key made, if this request is the same as its."""
     if claimed is None or claimed.expires_at <= utcnow():
         return None
     if claimed.request_hash != fingerprint:
@@ -80,10 +85,10 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     from the card's tokenization InvalidCard or PaymentUnavailable.
     """
     fingerprint = request_fingerprint(body) if idempotency_key else ""
-    if idempotency_key:
-        existing = _replay(user, idempotency_key, fingerprint)
-        if existing is not None:
-            return Started(existing, replayed=True)
+    claimed = _claim_of(user, idempotency_key) if idempotency_key else None
+    existing = _replay(claimed, fingerprint)
+    if existing is not None:
+        return Started(existing, replayed=True)
 
     flight, seats, hold = _resolve_seats(user, body)
     _admit(user, flight, seats, hold, client_address)
@@ -113,7 +118,8 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     if hold is not None:
         _adopt(hold, saga)
     if idempotency_key:
-        _drop_expired_claim(user, idempotency_key)
+        if claimed is not None:  # expired (else it was replayed above), and not pruned yet
+            _drop_expired_claim(user, idempotency_key)
         ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
         db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
                                       saga_id=saga.id, expires_at=utcnow() + ttl))
@@ -122,7 +128,7 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     except IntegrityError:
         # A concurrent retry with the same key won the claim: answer with its booking.
         db.session.rollback()
-        existing = _replay(user, idempotency_key, fingerprint) if idempotency_key else None
+        existing = _replay(_claim_of(user, idempotency_key), fingerprint) if idempotency_key else None
         if existing is None:
             raise
         return Started(existing, replayed=True)
@@ -186,12 +192,37 @@ def check_cancellable(saga: Saga) -> None:
         raise Refusal(409, f"This booking can no longer be cancelled: {reason}", type="cancellation-closed")
 
 
+# What a Booking shows, read in one query with the saga (each was a lazy load of its own).
+_BOOKING_SHOWN = (selectinload(Saga.steps), joinedload(Saga.ticket).selectinload(Ticket.seats))
+
+
 def find_booking(user: User, saga_id: str) -> Saga | None:
-    """The booking if the caller may see it (its owner, or an admin)."""
-    saga = db.session.get(Saga, saga_id)
+    """The booking if the caller may see it (its owner, or an admin), with all that it shows."""
+    saga = db.session.execute(
+        select(Saga).where(Saga.id == saga_id).options(*_BOOKING_SHOWN)).scalar_one_or_none()
     if saga is None or (saga.user_id != user.id and not user.is_admin):
         return None
     return saga
+
+
+@dataclass(frozen=True)
+class BookingState:
+    """The few columns behind a Booking's ETag and Retry-After: enough to answer 304."""
+
+    id: str
+    version: int
+    status: str
+    completed_at: datetime | None
+
+
+def booking_state(user: User, saga_id: str) -> BookingState | None:
+    """find_booking's answer to "has it changed?": one row of four columns, nothing loaded."""
+    row = db.session.execute(
+        select(Saga.id, Saga.version, Saga.status, Saga.completed_at, Saga.user_id).where(Saga.id == saga_id)
+    ).one_or_none()
+    if row is None or (row.user_id != user.id and not user.is_admin):
+        return None
+    return BookingState(row.id, row.version, row.status, row.completed_at)
 
 
 def list_bookings(user: User, page: int, page_size: int, status: str | None = None,
