@@ -266,7 +266,8 @@ class Bench:
         """Round trips of one booking, counted in-process before any worker runs."""
         from scripts.bench import trace
 
-        broker = redis.Redis.from_url(self.stack.env["CELERY_BROKER_URL"])
+        # The broker this process's app sends to (the POST's chain lands there, not on the stack's).
+        broker = redis.Redis.from_url(self.app.extensions["celery"].conf.broker_url)
         # Twice: the first pays for connections and caches; the second is the steady state.
         for flight, [seat] in self.pool.jobs(2):
             counted = trace.trace_one(self.app, self.tokens[0], flight, seat, broker)
