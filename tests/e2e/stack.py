@@ -19,8 +19,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-# How long a stopped stack's processes get to exit on SIGTERM (each takes well under a second).
-STOP_GRACE = 20.0
+# How long a stopped stack's processes get to exit on SIGTERM: each takes about a second, a worker
+# longer while it finishes the step in its hands.
+STOP_GRACE = 30.0
 
 
 def free_port() -> int:
