@@ -173,7 +173,8 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
     status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED,
                                   saga_status=SagaStatus.CONFIRMED if step.pivot else None,
                                   completed=name == steps.action_names[-1],
-                                  start_next=steps.after(name), next_task_id=next_task_id)
+                                  start_next=steps.after(name), next_task_id=next_task_id,
+                                  facts=saga_log.facts_written(saga))
     return Fenced("fenced off before its success was recorded") if status is None else Done()
 
 

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, inspect, or_, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import definitions, status_watch
 from app.errors import failure_reason
@@ -107,6 +108,7 @@ def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None
 # execution (construction and cache key), on every step of every saga. Table-level, so the session
 # flushes what the step wrote to the saga first (same transaction) but does not re-evaluate it.
 _sagas, _steps = Saga.__table__, SagaStep.__table__
+_SAGA_COLUMNS = frozenset(column.key for column in inspect(Saga).column_attrs)
 
 
 @cache
@@ -211,10 +213,21 @@ def _end_read() -> None:
         db.session.commit()
 
 
+def facts_written(saga: Saga) -> dict[str, object]:
+    """The saga's columns a step set on the loaded row (its payment's id, say), taken off the ORM:
+    finish_step writes them in its own fenced UPDATE of the row, one statement where the session's
+    flush added a second, unfenced one."""
+    state = inspect(saga)
+    facts = {key: getattr(saga, key) for key in list(state.committed_state) if key in _SAGA_COLUMNS}
+    for key, value in facts.items():
+        set_committed_value(saga, key, value)  # nothing left for the session to flush
+    return facts
+
+
 def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseException | None = None,
                 *, retry_in: float = 0, saga_status: str | None = None,
                 completed: bool = False, start_next: str | None = None,
-                next_task_id: str | None = None) -> str | None:
+                next_task_id: str | None = None, facts: dict[str, object] | None = None) -> str | None:
     """Record how an attempt of `name` ended; the step's status now, or None when fenced off.
 
     `running` keeps the step open for a retry in `retry_in` seconds (the lease covers the wait).
@@ -224,12 +237,16 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
     success (the chain's next message, `next_task_id`), so that step's delivery writes nothing
     before its work (engine._started_ahead).
     A success commits what the step itself wrote to the saga row (say, its payment's id) in the
-    same transaction as the log, so a fenced-off writer's facts are rolled back with its log.
+    same transaction as the log, so a fenced-off writer's facts are rolled back with its log;
+    `facts` (facts_written) are set by the fenced UPDATE of the row itself.
     """
     if status != StepStatus.SUCCEEDED:
         db.session.rollback()
+        facts = None
     kind = definitions.kind_of(name)
-    moves: dict[str, object] = {"status": saga_status} if saga_status else {}
+    moves: dict[str, object] = dict(facts or {})
+    if saga_status:
+        moves["status"] = saga_status
     if completed:
         moves["completed_at"] = utcnow()
     if not _own(saga_id, fence, runnable(name), moves, extra_seconds=retry_in):
