@@ -192,7 +192,7 @@ def check_cancellable(saga: Saga) -> None:
         raise Refusal(409, f"This booking can no longer be cancelled: {reason}", type="cancellation-closed")
 
 
-# What a Booking shows, read in one query with the saga (each was a lazy load of its own).
+# What a Booking shows, read with the saga up front: three queries where lazy loads made four.
 _BOOKING_SHOWN = (selectinload(Saga.steps), joinedload(Saga.ticket).selectinload(Ticket.seats))
 
 
