@@ -61,7 +61,7 @@ def test_config_check_prints_the_settings_with_secrets_masked(stack):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "DATABASE_URL = postgresql+psycopg://booking:***@db/booking" in done.stdout
     assert "SECRET_KEY = ***" in done.stdout and "FLOWER_BASIC_AUTH = ***" in done.stdout
-    assert "redbeat_lock_timeout = 15.0" in done.stdout
+    assert "redbeat_lock_timeout = 15\n" in done.stdout  # whole seconds (celeryconfig.py)
     for secret in ("hunter2", "s3cr3t-key", "flower-pass", "pay-key"):
         assert secret not in done.stdout
     assert done.stdout.rstrip().endswith("checked)")
