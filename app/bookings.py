@@ -196,13 +196,16 @@ def check_cancellable(saga: Saga) -> None:
 _BOOKING_SHOWN = (selectinload(Saga.steps), joinedload(Saga.ticket).selectinload(Ticket.seats))
 
 
+def _may_see(user: User, owner_id: int) -> bool:
+    """A booking is seen by its owner and by administrators."""
+    return owner_id == user.id or user.is_admin
+
+
 def find_booking(user: User, saga_id: str) -> Saga | None:
-    """The booking if the caller may see it (its owner, or an admin), with all that it shows."""
+    """The booking if the caller may see it, with all that it shows."""
     saga = db.session.execute(
         select(Saga).where(Saga.id == saga_id).options(*_BOOKING_SHOWN)).scalar_one_or_none()
-    if saga is None or (saga.user_id != user.id and not user.is_admin):
-        return None
-    return saga
+    return saga if saga is not None and _may_see(user, saga.user_id) else None
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ def booking_state(user: User, saga_id: str) -> BookingState | None:
     row = db.session.execute(
         select(Saga.id, Saga.version, Saga.status, Saga.completed_at, Saga.user_id).where(Saga.id == saga_id)
     ).one_or_none()
-    if row is None or (row.user_id != user.id and not user.is_admin):
+    if row is None or not _may_see(user, row.user_id):
         return None
     return BookingState(row.id, row.version, row.status, row.completed_at)
 

@@ -106,7 +106,8 @@ def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None
 
 # The log's frequent writes, built once per shape: a statement built per call cost ~20 times its
 # execution (construction and cache key), on every step of every saga. Table-level, so the session
-# flushes what the step wrote to the saga first (same transaction) but does not re-evaluate it.
+# flushes what a step added (a hold, a ticket) first, in the same transaction, and does not
+# re-evaluate it; the saga's own columns a step set reach _own's UPDATE instead (facts_written).
 _sagas, _steps = Saga.__table__, SagaStep.__table__
 _SAGA_COLUMNS = frozenset(column.key for column in inspect(Saga).column_attrs)
 
