@@ -104,6 +104,9 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 def handle_refusal(refusal: Refusal) -> Response:
     """Any refusal of app/errors.py, with the status, type and members it carries."""
+    if refusal.status >= 500 and refusal.detail != refusal.answer:
+        # The client reads the public answer; the operator needs the cause (which call, how it failed).
+        current_app.logger.warning("answered %s %s: %s", refusal.status, refusal.type, refusal.detail)
     return problem_response(refusal.status, refusal.answer or refusal.detail, type=refusal.type,
                             title=refusal.title, headers=refusal.headers, **refusal.members())
 

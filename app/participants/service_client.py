@@ -1,6 +1,7 @@
 """What the participant clients share: pooled connections, timeouts, failures mapped onto app.errors.
 
     timeout, connection error, any 5xx, unreadable 2xx   → the client's TransientError (retry)
+      (a connection broken mid-request is first tried once more at once: ServiceClient._send)
     a problem whose ``code`` is a known business refusal → that BusinessError (compensate), e.g.
       409 ``operation_cancelled``                         → OperationCancelled (never retried)
     any other 4xx                                        → ParticipantRejected (a bug: compensate)
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -54,12 +56,7 @@ class ServiceClient:
         """The JSON answer of one request; None when the answer is a 404 with ``absent_code``."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         what = f"{method} {self.base_url}{path}"
-        try:
-            response = self._http.request(method, path, json=body, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            raise self.unavailable(f"{what} timed out ({type(exc).__name__})") from exc
-        except httpx.RequestError as exc:  # connection refused or reset, protocol error, undecodable body
-            raise self.unavailable(f"{what} failed: {type(exc).__name__}") from exc
+        response = self._send(method, path, body, headers, what)
         if response.status_code >= 500:
             raise self.unavailable(f"{what} answered {response.status_code}", status=response.status_code,
                                    code=_problem(response).get("code"))
@@ -78,6 +75,29 @@ class ServiceClient:
         if refusal is not None:
             raise refusal(detail, status=response.status_code, **members)
         raise ParticipantRejected(detail, status=response.status_code, **members)
+
+    def _send(self, method: str, path: str, body: dict | None, headers: dict[str, str],
+              what: str) -> httpx.Response:
+        """One request, sent a second time at once if the connection broke under the first.
+
+        A pooled keep-alive connection the server closed just as it was reused fails with a reset
+        or "disconnected without a response", though the server is fine: the pool drops that
+        connection and the second try goes over another. Repeating is safe because every write
+        carries an Idempotency-Key and the rest are GETs. A refused connection or a timeout is not
+        repeated at once: the service is down or slow, and the caller retries later (a saga step
+        with backoff, a client on 503).
+        """
+        request = functools.partial(self._http.request, method, path, json=body, headers=headers,
+                                    timeout=self._timeout)
+        try:
+            try:
+                return request()
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+                return request()
+        except httpx.TimeoutException as exc:
+            raise self.unavailable(f"{what} timed out ({type(exc).__name__})") from exc
+        except httpx.RequestError as exc:  # broken twice, an undecodable body
+            raise self.unavailable(f"{what} failed: {type(exc).__name__}") from exc
 
 
 def segment(value: str) -> str:

@@ -47,6 +47,30 @@ class PrivateRedis:
             self.proc = None
 
 
+LOUD_LEVELS = ('"level": "WARNING"', '"level": "ERROR"', '"level": "CRITICAL"')
+LOUD_LINES_PER_LOG = 20
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the warnings and errors its stack's processes logged.
+
+    CI keeps the report, not the temporary directory: without these lines a failure under load
+    (a 503 from a participant, a step retrying) says what the test saw but not why.
+    """
+    report = yield
+    tmp_path = item.funcargs.get("tmp_path") if hasattr(item, "funcargs") else None
+    logs = tmp_path / "logs" if tmp_path is not None else None
+    if report.failed and logs is not None and logs.is_dir():
+        for log in sorted(logs.glob("*.log")):
+            loud = [line[:400] for line in log.read_text(errors="replace").splitlines()
+                    if any(level in line for level in LOUD_LEVELS) or line.startswith("Traceback")]
+            if loud:
+                report.sections.append((f"{log.name}: its last warnings and errors",
+                                        "\n".join(loud[-LOUD_LINES_PER_LOG:])))
+    return report
+
+
 @pytest.fixture(autouse=True)
 def close_api_clients():
     """Closes the Api clients a test opened: an unclosed socket warns in some later test."""

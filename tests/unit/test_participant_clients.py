@@ -262,6 +262,40 @@ def test_transient_failures_raise_the_clients_unavailable_error(make, call, unav
 
 
 @pytest.mark.parametrize(("make", "call", "unavailable"), CLIENTS)
+@pytest.mark.parametrize("broken", [httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError])
+def test_a_connection_broken_once_is_tried_again_under_the_same_key(make, call, unavailable, broken):
+    sent = []
+
+    def handler(request):
+        sent.append(request.headers["Idempotency-Key"])
+        if len(sent) == 1:
+            raise broken("Server disconnected without sending a response.", request=request)
+        # One body both clients read: a Payment's fields and an Award's.
+        return answering(200, {"id": "x-1", "status": "authorized", "amount": "1.00", "currency": "USD",
+                               "captured_amount": "0.00", "refunded_amount": "0.00",
+                               "account_id": "7", "miles": 1})(request)
+
+    client = make(handler)
+    call(client)
+    assert sent == ["k", "k"]
+    client.close()
+
+
+@pytest.mark.parametrize(("make", "call", "unavailable"), CLIENTS)
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.ConnectError])
+def test_a_timeout_or_refused_connection_is_not_sent_again(make, call, unavailable, failure):
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        raise failure("simulated", request=request)
+
+    with pytest.raises(unavailable):
+        call(make(handler))
+    assert len(sent) == 1
+
+
+@pytest.mark.parametrize(("make", "call", "unavailable"), CLIENTS)
 def test_a_closed_port_raises_the_clients_unavailable_error(make, call, unavailable):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
