@@ -135,6 +135,17 @@ def init_app(app: Flask, db: SQLAlchemy, *, latency_setting: str, latency_at_set
             time.sleep(delay)
 
     @app.before_request
+    def whole_body_only() -> None:
+        # A caller killed mid-request leaves a body shorter than its Content-Length, and gunicorn
+        # hands it over as it is (wsgi.input_terminated). Acted on, it does what was never asked
+        # (an empty capture body means "all of it") and claims the key, so the caller's retry with
+        # the whole body is refused as a different request for ever.
+        expected = request.content_length
+        if expected and len(request.get_data()) < expected:
+            raise ServiceError(400, "incomplete_body",
+                               "The request body ended before its Content-Length: nothing was done.")
+
+    @app.before_request
     def add_latency_before() -> None:
         # "before": the work itself lands late, possibly after a caller that timed out has moved on
         # (and cancelled it by its key): the case a tombstone exists for.
