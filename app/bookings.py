@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
-from app.extensions import db
+from app.extensions import db, keeping_loaded
 from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, Ticket, User
 from app.models.types import utcnow
 from app.participants import payment_client
@@ -109,9 +109,11 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
         client_address=client_address,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
         fence=1, lease_expires_at=utcnow() + grace, definition_version=definition.version,
-        # Given before the flush: assigned after it, the (empty) collection would be read first.
+        # Given before the flush: assigned after it, the (empty) collection would be read first;
+        # and a new saga has no ticket, which the answer would otherwise read.
         steps=[SagaStep(name=name, kind=StepKind.ACTION, position=position)
                for position, name in enumerate(definition.action_names, 1)],
+        ticket=None,
     )
     db.session.add(saga)
     db.session.flush()
@@ -124,7 +126,10 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
         db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
                                       saga_id=saga.id, expires_at=utcnow() + ttl))
     try:
-        db.session.commit()
+        # The answer shows the saga as it was created, read from what was just written: no
+        # reload of the saga and its steps after the commit.
+        with keeping_loaded():
+            db.session.commit()
     except IntegrityError:
         # A concurrent retry with the same key won the claim: answer with its booking.
         db.session.rollback()

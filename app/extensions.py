@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 from flask import Flask, current_app
@@ -18,6 +20,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@contextmanager
+def keeping_loaded() -> Iterator[None]:
+    """Commits inside keep the session's loaded objects as they are (no reload on the next read):
+    for a writer that knows what it just committed, or that reads nothing that could change."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 migrate = Migrate(render_as_batch=True)
 
 

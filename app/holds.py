@@ -151,10 +151,11 @@ def keys_held_by_others(hold: Hold) -> list[str]:
         return seat_holds.fence(get_redis(), hold.flight_id, hold.seats, hold.token)
 
 
-def release_keys(hold: Hold) -> None:
+def release_keys(flight_id: int, seats: list[str], token: str) -> None:
     """Delete the keys of a hold whose seats are a ticket's now. Quietly: past the pivot the
-    ticket is the record, and the keys expire with their TTL anyway."""
-    _release_quietly(hold.flight_id, list(hold.seats), hold.token)
+    ticket is the record, and the keys expire with their TTL anyway. (The hold's columns, not the
+    hold: the ticket's commit has just expired its row.)"""
+    _release_quietly(flight_id, seats, token)
 
 
 def release_hold(hold: Hold, *, status: str = HoldStatus.RELEASED) -> bool:

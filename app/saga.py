@@ -13,7 +13,7 @@ import string
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import holds, itinerary
@@ -34,20 +34,22 @@ def key(saga: Saga, step: str) -> str:
 def saga_hold(saga: Saga) -> Hold | None:
     """The hold this saga took or adopted, if any."""
     if saga.hold_id:
-        return db.session.get(Hold, saga.hold_id)
+        return saga.hold
     return db.session.execute(db.select(Hold).filter_by(saga_id=saga.id)).scalars().first()
 
 
 def keep_hold_for_next_step(saga: Saga) -> None:
     """The saga's deadline is its hold: no step starts with less hold left than it may need."""
     hold = saga_hold(saga)
-    if hold is None or saga.ticket is not None:
+    if hold is None:
         return
     config = current_app.config
     # Capped by what an extension can give, so short holds confirm too (see step_budget_seconds).
     budget = timedelta(seconds=step_budget_seconds(config))
     now = utcnow()
     if hold.is_active(now) and hold.expires_at - now >= budget:
+        return
+    if saga.ticket is not None:  # asked only here: nearly every step finds enough hold left
         return
     holds.extend_hold(hold, now + timedelta(seconds=config["HOLD_TTL_SECONDS"]))
     db.session.refresh(hold)
@@ -76,7 +78,9 @@ def reserve_seat(saga: Saga) -> None:
         taken = holds.reclaim_keys(hold)
         if taken:
             raise SeatUnavailable("seats taken: " + ", ".join(taken), seats=taken)
-    saga.hold_id = hold.id  # committed with the step's success (app/saga_log.py finish_step)
+    # Committed with the step's success (app/saga_log.py finish_step). The hold's key, from its
+    # identity: take_hold's commit expired the row, and its id is all that is needed of it.
+    saga.hold_id = inspect(hold).identity[0]
 
 
 def cancel_seat(saga: Saga) -> None:
@@ -126,6 +130,9 @@ def reverse_miles(saga: Saga) -> None:
 
 def confirm_booking(saga: Saga) -> None:
     """Issue the ticket behind the fence; then capture and post miles, retrying forward only."""
+    # Read before the ticket's commit expires the row (nothing here changes them): no reload after.
+    payment_id, amount, award_id = saga.payment_authorization_id, saga.amount, saga.miles_award_id
+    capture_key, post_key = key(saga, "capture_payment"), key(saga, "post_miles")
     issued_before = saga.ticket is not None
     if not issued_before:
         _issue_ticket(saga)
@@ -133,9 +140,8 @@ def confirm_booking(saga: Saga) -> None:
         if issued_before:
             _release_keys(saga)  # the run that issued the ticket may have died before releasing them
         # Both writes are idempotent by their keys: a retry replays them instead of repeating them.
-        payment_client().capture(saga.payment_authorization_id, saga.amount,
-                                 idempotency_key=key(saga, "capture_payment"))
-        loyalty_client().post_award(saga.miles_award_id, idempotency_key=key(saga, "post_miles"))
+        payment_client().capture(payment_id, amount, idempotency_key=capture_key)
+        loyalty_client().post_award(award_id, idempotency_key=post_key)
     except Exception as exc:  # past the pivot every failure is retried, never compensated
         raise RetryForward(exc) from exc
 
@@ -163,19 +169,20 @@ def _issue_ticket(saga: Saga) -> None:
                     user_id=saga.user_id)
     ticket.seats = [TicketSeat(flight_id=saga.flight_id, seat_number=n) for n in saga.seats]
     db.session.add(ticket)
+    flight_id, seats, token = hold.flight_id, list(hold.seats), hold.token  # before the commit expires them
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
         # The partial unique index on active (flight, seat): the final guard against a double sale.
         raise SeatUnavailable("a seat was sold to another booking") from exc
-    holds.release_keys(hold)
+    holds.release_keys(flight_id, seats, token)
 
 
 def _release_keys(saga: Saga) -> None:
     hold = saga_hold(saga)
     if hold is not None:
-        holds.release_keys(hold)
+        holds.release_keys(hold.flight_id, list(hold.seats), hold.token)
 
 
 REFERENCE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"

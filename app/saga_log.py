@@ -10,19 +10,16 @@ moved on returns None/False: its caller has been fenced off and does nothing mor
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, inspect, or_, select, update
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import definitions, status_watch
 from app.errors import failure_reason
-from app.extensions import db, get_redis
+from app.extensions import db, get_redis, keeping_loaded
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
 from app.observability import metrics
@@ -130,6 +127,11 @@ _START_STEP = (update(_steps).where(*_OPEN_STEP)
                        task_id=bindparam("task_id"),
                        started_at=db.func.coalesce(_steps.c.started_at, bindparam("now")))
                .returning(_steps.c.attempts))
+_CLAIM_PIVOT = (update(_sagas)
+                .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
+                       _sagas.c.status == SagaStatus.RUNNING, _sagas.c.pivoted_at.is_(None))
+                .values(pivoted_at=bindparam("now"), updated_at=bindparam("now"),
+                        lease_expires_at=bindparam("lease"), version=_sagas.c.version + 1))
 _RENEW = (update(_sagas)
           .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
                  or_(_sagas.c.status.in_(IN_FLIGHT),  # in_flight(), on the table
@@ -176,7 +178,7 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
     else:
         # The caller's saga stays loaded (no read again): what this write changed (status, lease,
         # the step row) the step does not read, and its success is written by fenced UPDATEs too.
-        with _keeping_loaded():
+        with keeping_loaded():
             db.session.commit()
     if status_before == SagaStatus.PENDING and kind == StepKind.ACTION:
         _moved(saga_id, SagaStatus.RUNNING)
@@ -196,21 +198,11 @@ def _attempt_logged(saga_id: str, name: str, attempts: int, task_id: str | None)
              extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
 
 
-@contextmanager
-def _keeping_loaded() -> Iterator[None]:
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        yield
-    finally:
-        session.expire_on_commit = True
-
-
 def _end_read() -> None:
     """End the transaction of the read that found the saga current, keeping the saga loaded, so that
     the next fenced write starts a transaction of its own (SQLite cannot upgrade a stale read
     snapshot to a write)."""
-    with _keeping_loaded():
+    with keeping_loaded():
         db.session.commit()
 
 
@@ -220,8 +212,10 @@ def facts_written(saga: Saga) -> dict[str, object]:
     flush added a second, unfenced one."""
     state = inspect(saga)
     facts = {key: getattr(saga, key) for key in list(state.committed_state) if key in _SAGA_COLUMNS}
-    for key, value in facts.items():
-        set_committed_value(saga, key, value)  # nothing left for the session to flush
+    if facts:
+        # Nothing left for the session to flush (its flush would reload a row a commit in the
+        # step expired, to write it again); a later read loads what the success committed.
+        db.session.expire(saga)
     return facts
 
 
@@ -283,13 +277,13 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
 
 
 def claim_pivot(saga_id: str, fence: int) -> bool:
-    """Mark the saga past its pivot, uncommitted: the ticket commits with it or neither does."""
+    """Mark the saga past its pivot, uncommitted: the ticket commits with it or neither does.
+
+    On the table, like the log's other frequent writes: the session's loaded saga and hold stay
+    as they are (an ORM UPDATE re-read the hold), and nothing the step reads changes here."""
     now = utcnow()
-    return db.session.execute(
-        update(Saga).where(Saga.id == saga_id, Saga.fence == fence, Saga.status == SagaStatus.RUNNING,
-                           Saga.pivoted_at.is_(None))
-        .values(pivoted_at=now, updated_at=now, lease_expires_at=lease(now=now), version=Saga.version + 1)
-    ).rowcount == 1
+    return db.session.execute(_CLAIM_PIVOT, {"w_saga_id": saga_id, "w_fence": fence, "now": now,
+                                             "lease": lease(now=now)}).rowcount == 1
 
 
 def _add_compensations(saga_id: str, names: list[str]) -> None:

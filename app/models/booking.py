@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.types import Money, UTCDateTime, new_uuid, utcnow
+
+if TYPE_CHECKING:
+    from app.models.hold import Hold
 
 
 class SagaStatus(StrEnum):
@@ -119,6 +123,9 @@ class Saga(db.Model):
         back_populates="saga", order_by="Debt.id", cascade="all, delete-orphan"
     )
     ticket: Mapped[Ticket | None] = relationship(back_populates="saga", uselist=False)
+    # The hold it took or adopted, by hold_id (a plain column: the hold row may be swept later).
+    # Loaded once per read of the saga: each step's hold check and the pivot's use share it.
+    hold: Mapped[Hold | None] = relationship(primaryjoin="foreign(Saga.hold_id) == Hold.id", viewonly=True)
 
     def step(self, name: str) -> SagaStep | None:
         return next((s for s in self.steps if s.name == name), None)

@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--growth-flights", type=int, default=10_000)
     parser.add_argument("--growth-sagas", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="also: a round under py-spy (web and worker)")
+    parser.add_argument("--trace-only", action="store_true",
+                        help="only count one booking's round trips, printing its SQL statements (~15 s)")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=32,
                         help="as the Procfile (long polls wait in them)")
@@ -262,8 +264,9 @@ class Bench:
             + (f", alone p50 {alone:.0f} ms" if alone else ""))
         return result
 
-    def trace(self) -> None:
-        """Round trips of one booking, counted in-process before any worker runs."""
+    def trace(self, statements: bool = False) -> None:
+        """Round trips of one booking, counted in-process before any worker runs (and each part's
+        SQL statements printed, with `statements`)."""
         from scripts.bench import trace
 
         # The broker this process's app sends to (the POST's chain lands there, not on the stack's).
@@ -277,6 +280,8 @@ class Bench:
                 log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits, "
                     f"{count['pool_checkouts']} pool checkouts), "
                     f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms")
+                for statement in count["statements"] if statements else ():
+                    log(f"      {statement}")
 
     def run_main(self) -> None:
         a, r = self.args, self.results
@@ -343,9 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     ok = False
     try:
         bench.setup()
-        bench.run_main()
-        if args.growth:
-            bench.run_growth()
+        if args.trace_only:
+            bench.trace(statements=True)
+        else:
+            bench.run_main()
+            if args.growth:
+                bench.run_growth()
         ok = True
     finally:
         bench.stack.stop()
@@ -353,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"databases and logs kept in {workdir}", file=sys.stderr)
+    if args.trace_only:
+        return 0
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}-{bench.results['config']['database']}{'-quick' if args.quick else ''}"
     args.out.mkdir(parents=True, exist_ok=True)
