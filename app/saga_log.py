@@ -148,7 +148,7 @@ def _moved(saga_id: str, status: str) -> None:
     """After the commit of a status change: logged, counted, and announced to waiting readers."""
     log.info("saga %s -> %s", saga_id, status, extra={"saga_id": saga_id, "status": status})
     metrics.saga_transitioned(saga_id, status)
-    status_watch.announce(get_redis(), saga_id)
+    status_watch.announce(get_redis(), saga_id, status)
 
 
 def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | None,

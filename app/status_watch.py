@@ -1,7 +1,10 @@
 """Waiting for a booking's status to change: the long poll of `GET /bookings/<id>` (`Prefer: wait`).
 
-The saga log announces every status transition on the Redis channel `booking-status:<saga id>`
-(after its commit, so a woken reader finds the new row). Each web process keeps one subscriber
+A long poll waits through IN_PROGRESS (pending, then running, within milliseconds of the POST:
+no client needs to be woken for that) until the outcome, or the compensation, is known; later it
+waits for the next status change. The saga log announces every status transition out of
+IN_PROGRESS on the Redis channel `booking-status:<saga id>` (after its commit, so a woken reader
+finds the new row). Each web process keeps one subscriber
 thread on `booking-status:*` and wakes the requests waiting on that saga; the waiting requests hold
 no database connection. A lost announcement (Redis away for a moment) costs only freshness: the
 wait ends at its timeout and the client reads the booking as it is.
@@ -17,13 +20,19 @@ from contextlib import contextmanager
 import redis
 from flask import current_app
 
+from app.models import SagaStatus
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "booking-status:"
+# The statuses a long poll waits through (app/api/bookings.py): nobody waits for `running`.
+IN_PROGRESS = (SagaStatus.PENDING, SagaStatus.RUNNING)
 
 
-def announce(r: redis.Redis, saga_id: str) -> None:
-    """Tell the waiting readers of this saga that its status changed (best effort)."""
+def announce(r: redis.Redis, saga_id: str, status: str) -> None:
+    """Tell the waiting readers of this saga that its status changed to `status` (best effort)."""
+    if status in IN_PROGRESS:
+        return
     try:
         r.publish(CHANNEL + saga_id, b"")
     except redis.RedisError as exc:  # freshness only: a waiting reader times out and reads anyway

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from uuid import UUID
 
 from flask import Response, request, url_for
@@ -104,9 +105,11 @@ def list_bookings(query: dict) -> dict:
 def get_booking(saga_id: UUID):
     """A booking and its saga log; carries Retry-After while it is still running.
 
-    With `Prefer: wait=N` (RFC 7240) and an If-None-Match naming the booking as it is, the answer
-    waits until the booking's status changes, for at most N seconds (capped at 20): a client
-    learns the outcome as soon as it is known, with one request instead of a poll a second.
+    With `Prefer: wait=N` (RFC 7240) and an If-None-Match naming the booking, the answer waits
+    for at most N seconds (capped at 20): while the booking is pending or running, until its
+    outcome (or its compensation) is known, whichever version the ETag named; after that, while it
+    is as the ETag names it, until its status changes. A client learns the outcome as soon as it
+    is known, with one request instead of a poll a second.
     """
     wait = _preferred_wait()
     applied = {} if wait is None else {"Preference-Applied": f"wait={wait}"}
@@ -121,18 +124,30 @@ def get_booking(saga_id: UUID):
 
 
 def _state_after(saga_id: UUID, wait: int | None) -> bookings.BookingState:
-    """The booking's state now, or once it changed: for up to `wait` seconds while it is the one
-    the request's If-None-Match names and it is still running."""
+    """The booking's state now, or once the long poll is over: for up to `wait` seconds while
+    _keeps_waiting() says so."""
     if wait is None:
         return _own_state(saga_id)
+    deadline = time.monotonic() + wait
     # Watching before the read: a change between the read and the wait still wakes it.
     with status_watch.watcher().watching(str(saga_id)) as changed:
         state = _own_state(saga_id)
-        if state.status not in TERMINAL and request.if_none_match.contains_weak(etag(state)):
+        while _keeps_waiting(state) and (left := deadline - time.monotonic()) > 0:
             db.session.rollback()  # no connection or snapshot is held while waiting
-            changed.wait(wait)
+            changed.wait(left)
+            changed.clear()
             state = _own_state(saga_id)
     return state
+
+
+def _keeps_waiting(state: bookings.BookingState) -> bool:
+    """Pending or running, whichever version of it the If-None-Match names: the client waits for
+    the outcome (or the compensation), not for the first step to start. Later, while the booking
+    is as the If-None-Match names it and not yet terminal: the client waits for the next change."""
+    if state.status in status_watch.IN_PROGRESS:
+        tags = request.if_none_match
+        return tags.star_tag or any(tag.startswith(f"{state.id}.") for tag in tags.as_set(include_weak=True))
+    return state.status not in TERMINAL and request.if_none_match.contains_weak(etag(state))
 
 
 MAX_WAIT_SECONDS = 20

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from app import engine
+from app import engine, saga_log
 from app.extensions import db
-from app.models import Saga
+from app.models import Saga, StepKind, StepStatus
 from tests.conftest import APPROVED, book, card
 from tests.integration.conftest import wait_terminal
 
@@ -120,26 +120,80 @@ def _watched(make_saga, make_user, auth_headers) -> tuple[str, str, dict]:
     return saga.id, f"/api/v1/bookings/{saga.id}", auth_headers(make_user(is_admin=True))
 
 
-def test_a_long_poll_answers_when_the_status_changes(live_app, client, make_saga, make_user, auth_headers):
+def _confirm(saga_id: str) -> None:
+    for name in ("authorize_payment", "award_miles", "confirm_booking"):
+        assert engine.run_step(saga_id, name, 1) == engine.Done()
+
+
+def _fail_payment(saga_id: str) -> None:
+    """authorize_payment fails for good, and the chain's errback starts the compensation."""
+    error = RuntimeError("declined")
+    saga_log.start_step(saga_id, 1, "authorize_payment", StepKind.ACTION, None)
+    failed = saga_log.finish_step(saga_id, 1, "authorize_payment", StepStatus.FAILED, error)
+    assert failed == StepStatus.FAILED
+    assert engine.step_failed(saga_id, 1, "authorize_payment", error) is not None
+
+
+@pytest.mark.parametrize("started_first", [False, True], ids=["pending", "already running"])
+@pytest.mark.parametrize("then, outcome", [(_confirm, "confirmed"), (_fail_payment, "compensating")],
+                         ids=["confirmed", "compensating"])
+def test_a_long_poll_waits_through_running_and_answers_with_the_outcome(
+        live_app, client, make_saga, make_user, auth_headers, started_first, then, outcome):
     saga_id, location, headers = _watched(make_saga, make_user, auth_headers)
-    pending = client.get(location, headers=headers)
+    pending = client.get(location, headers=headers)  # the ETag a client has from its POST
     assert pending.json["status"] == "pending"
 
-    def first_step_later() -> None:
+    def run(name: str) -> None:
+        with live_app.app_context():
+            assert engine.run_step(saga_id, name, 1) == engine.Done()
+
+    if started_first:  # the first step started before the client's first GET (the usual case)
+        run("reserve_seat")
+
+    def steps_later() -> None:
+        time.sleep(0.3)
+        if not started_first:
+            run("reserve_seat")
         time.sleep(0.5)
         with live_app.app_context():
-            engine.run_step(saga_id, "reserve_seat", 1)
+            then(saga_id)
 
-    mover = threading.Thread(target=first_step_later)
+    mover = threading.Thread(target=steps_later)
     started = time.monotonic()
     mover.start()
     answer = client.get(location, headers={**headers, "Prefer": "wait=10",
                                            "If-None-Match": pending.headers["ETag"]})
     waited = time.monotonic() - started
     mover.join()
-    assert answer.status_code == 200 and answer.json["status"] == "running"
+    assert answer.status_code == 200 and answer.json["status"] == outcome
     assert answer.headers["Preference-Applied"] == "wait=10"
-    assert 0.4 < waited < 5, waited  # woken by the change, not by the end of the wait
+    assert 0.7 < waited < 5, waited  # through running, woken by the outcome, not the end of the wait
+
+
+def test_a_long_poll_of_a_compensating_booking_answers_at_its_next_status(live_app, client, make_saga,
+                                                                          make_user, auth_headers):
+    saga_id, location, headers = _watched(make_saga, make_user, auth_headers)
+    assert engine.run_step(saga_id, "reserve_seat", 1) == engine.Done()
+    _fail_payment(saga_id)
+    compensating = client.get(location, headers=headers)
+    assert compensating.json["status"] == "compensating"
+
+    def compensate_later() -> None:
+        time.sleep(0.5)
+        with live_app.app_context():
+            for name in ("cancel_payment", "cancel_seat"):
+                assert engine.run_step(saga_id, name, 2) == engine.Done()
+            assert engine.finish(saga_id, 2) == "failed"
+
+    mover = threading.Thread(target=compensate_later)
+    started = time.monotonic()
+    mover.start()
+    answer = client.get(location, headers={**headers, "Prefer": "wait=10",
+                                           "If-None-Match": compensating.headers["ETag"]})
+    waited = time.monotonic() - started
+    mover.join()
+    assert answer.status_code == 200 and answer.json["status"] == "failed"
+    assert 0.4 < waited < 5, waited
 
 
 def test_a_long_poll_with_nothing_new_ends_in_304_after_the_wait(live_app, client, make_saga, make_user,
