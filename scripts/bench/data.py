@@ -16,13 +16,22 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 from app.models import TERMINAL
 from app.saga import V1
 
 
 def reset_postgres(url: str) -> None:
-    """Empty the benchmark's PostgreSQL database: its own public schema and the participants'."""
+    """Empty the benchmark's PostgreSQL database (created first if the server has none of that
+    name): its own public schema and the participants'."""
+    named = make_url(url)
+    server = create_engine(named.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                        {"name": named.database}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{named.database}"'))
+    server.dispose()
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for schema in ("public", "bench_payment", "bench_loyalty"):
