@@ -20,6 +20,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+migrate = Migrate(render_as_batch=True)
 
 
 @contextmanager
@@ -32,7 +33,6 @@ def keeping_loaded() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = True
-migrate = Migrate(render_as_batch=True)
 
 
 @event.listens_for(Engine, "connect")
