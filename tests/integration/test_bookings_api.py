@@ -120,6 +120,18 @@ def _watched(make_saga, make_user, auth_headers) -> tuple[str, str, dict]:
     return saga.id, f"/api/v1/bookings/{saga.id}", auth_headers(make_user(is_admin=True))
 
 
+def _long_poll_while(move, client, location: str, headers: dict, etag: str):
+    """A `Prefer: wait=10` GET from `etag` while another thread runs `move`; the answer and how
+    long it took."""
+    mover = threading.Thread(target=move)
+    started = time.monotonic()
+    mover.start()
+    answer = client.get(location, headers={**headers, "Prefer": "wait=10", "If-None-Match": etag})
+    waited = time.monotonic() - started
+    mover.join()
+    return answer, waited
+
+
 def _confirm(saga_id: str) -> None:
     for name in ("authorize_payment", "award_miles", "confirm_booking"):
         assert engine.run_step(saga_id, name, 1) == engine.Done()
@@ -158,13 +170,7 @@ def test_a_long_poll_waits_through_running_and_answers_with_the_outcome(
         with live_app.app_context():
             then(saga_id)
 
-    mover = threading.Thread(target=steps_later)
-    started = time.monotonic()
-    mover.start()
-    answer = client.get(location, headers={**headers, "Prefer": "wait=10",
-                                           "If-None-Match": pending.headers["ETag"]})
-    waited = time.monotonic() - started
-    mover.join()
+    answer, waited = _long_poll_while(steps_later, client, location, headers, pending.headers["ETag"])
     assert answer.status_code == 200 and answer.json["status"] == outcome
     assert answer.headers["Preference-Applied"] == "wait=10"
     assert 0.7 < waited < 5, waited  # through running, woken by the outcome, not the end of the wait
@@ -185,13 +191,8 @@ def test_a_long_poll_of_a_compensating_booking_answers_at_its_next_status(live_a
                 assert engine.run_step(saga_id, name, 2) == engine.Done()
             assert engine.finish(saga_id, 2) == "failed"
 
-    mover = threading.Thread(target=compensate_later)
-    started = time.monotonic()
-    mover.start()
-    answer = client.get(location, headers={**headers, "Prefer": "wait=10",
-                                           "If-None-Match": compensating.headers["ETag"]})
-    waited = time.monotonic() - started
-    mover.join()
+    answer, waited = _long_poll_while(compensate_later, client, location, headers,
+                                      compensating.headers["ETag"])
     assert answer.status_code == 200 and answer.json["status"] == "failed"
     assert 0.4 < waited < 5, waited
 
