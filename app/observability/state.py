@@ -66,6 +66,14 @@ def _database() -> Iterator[Metric]:
         versions.add_metric([str(version)], count)
     yield versions
 
+    # The oldest saga with work left: a step retrying forward past the pivot against a refusal
+    # that will not pass moves nothing else (other sagas keep ending), and only this shows it.
+    oldest = db.session.execute(select(func.min(Saga.created_at)).where(saga_log.in_flight())).scalar()
+    yield GaugeMetricFamily(
+        "booking_saga_oldest_in_flight_seconds", "Age of the oldest saga with work left (0 when none): "
+        "sagas end in seconds, so minutes mean one is retrying against something that does not pass.",
+        value=(utcnow() - oldest).total_seconds() if oldest else 0)
+
     debts = GaugeMetricFamily("booking_open_debts", "Compensations owed (debts not yet paid), by step.",
                               labels=["step"])
     for step, count in db.session.execute(

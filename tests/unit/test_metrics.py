@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from types import SimpleNamespace
 
 import fakeredis
@@ -70,6 +71,18 @@ def test_scrape_time_gauges_count_what_the_database_holds_now(app, client, broke
     assert seen[sample("booking_celery_queue_length", queue="celery")] == 3
     assert seen[sample("booking_metrics_source_up", source="database")] == 1
     assert seen[sample("booking_metrics_source_up", source="broker")] == 1
+
+
+def test_the_oldest_saga_with_work_left_is_measured_from_its_creation(app, client, broker, insert_saga):
+    assert scrape(client)[sample("booking_saga_oldest_in_flight_seconds")] == 0
+    insert_saga(SagaStatus.CONFIRMED, completed_at=utcnow(), created_at=utcnow() - timedelta(hours=2))
+    insert_saga(SagaStatus.FAILED, created_at=utcnow() - timedelta(hours=3))
+    insert_saga(SagaStatus.RUNNING, created_at=utcnow() - timedelta(seconds=5))
+    # Confirmed at its pivot, its follow-up still retrying: work left.
+    insert_saga(SagaStatus.CONFIRMED, created_at=utcnow() - timedelta(minutes=20))
+
+    age = scrape(client)[sample("booking_saga_oldest_in_flight_seconds")]
+    assert 20 * 60 <= age < 21 * 60
 
 
 def test_a_source_that_is_down_is_reported_and_the_scrape_still_answers(make_app, tmp_path):
