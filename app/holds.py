@@ -151,10 +151,16 @@ def keys_held_by_others(hold: Hold) -> list[str]:
         return seat_holds.fence(get_redis(), hold.flight_id, hold.seats, hold.token)
 
 
+def seat_keys(hold: Hold) -> tuple[int, list[str], str]:
+    """What names a hold's Redis keys: its flight, seats and token (read before a commit expires
+    the row, so that deleting the keys after it needs no reload)."""
+    return hold.flight_id, list(hold.seats), hold.token
+
+
 def release_keys(flight_id: int, seats: list[str], token: str) -> None:
     """Delete the keys of a hold whose seats are a ticket's now. Quietly: past the pivot the
-    ticket is the record, and the keys expire with their TTL anyway. (The hold's columns, not the
-    hold: the ticket's commit has just expired its row.)"""
+    ticket is the record, and the keys expire with their TTL anyway. Takes seat_keys(hold), not
+    the hold: the ticket's commit has just expired its row."""
     _release_quietly(flight_id, seats, token)
 
 
@@ -162,7 +168,7 @@ def release_hold(hold: Hold, *, status: str = HoldStatus.RELEASED) -> bool:
     """Move a `held` hold to `status` and delete its keys; True if this call changed the row."""
     if status == HoldStatus.HELD:
         raise ValueError("release_hold moves a hold out of `held`, not into it")
-    flight_id, seats, token = hold.flight_id, list(hold.seats), hold.token
+    flight_id, seats, token = seat_keys(hold)
     changed = _set_status(hold, status, Hold.status == HoldStatus.HELD)
     # Also when nothing changed: a retry after a Redis failure still deletes the keys.
     _delete_keys(flight_id, seats, token)
@@ -173,7 +179,7 @@ def withdraw_hold(hold: Hold) -> None:
     """The owner gives a hold back; refused (HoldInUse) once a booking adopted or consumed it."""
     if _in_use(hold):
         raise HoldInUse(hold.id)
-    flight_id, seats, token = hold.flight_id, list(hold.seats), hold.token
+    flight_id, seats, token = seat_keys(hold)
     status = HoldStatus.EXPIRED if hold.public_status == HoldStatus.EXPIRED else HoldStatus.RELEASED
     # `saga_id IS NULL` in the UPDATE itself: a saga adopting the hold meanwhile wins.
     changed = _set_status(hold, status, Hold.status == HoldStatus.HELD, Hold.saga_id.is_(None))
@@ -190,7 +196,7 @@ def extend_hold(hold: Hold, until: datetime) -> bool:
     now = utcnow()
     cap = hold.created_at + timedelta(seconds=current_app.config["HOLD_MAX_SECONDS"])
     target = min(until, cap)
-    flight_id, seats, token = hold.flight_id, list(hold.seats), hold.token
+    flight_id, seats, token = seat_keys(hold)
     db.session.execute(
         update(Hold)
         .where(Hold.id == hold.id, Hold.active_clause(now), Hold.expires_at < target)

@@ -169,20 +169,20 @@ def _issue_ticket(saga: Saga) -> None:
                     user_id=saga.user_id)
     ticket.seats = [TicketSeat(flight_id=saga.flight_id, seat_number=n) for n in saga.seats]
     db.session.add(ticket)
-    flight_id, seats, token = hold.flight_id, list(hold.seats), hold.token  # before the commit expires them
+    keys = holds.seat_keys(hold)  # before the commit expires the row
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
         # The partial unique index on active (flight, seat): the final guard against a double sale.
         raise SeatUnavailable("a seat was sold to another booking") from exc
-    holds.release_keys(flight_id, seats, token)
+    holds.release_keys(*keys)
 
 
 def _release_keys(saga: Saga) -> None:
     hold = saga_hold(saga)
     if hold is not None:
-        holds.release_keys(hold.flight_id, list(hold.seats), hold.token)
+        holds.release_keys(*holds.seat_keys(hold))
 
 
 REFERENCE_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + "23456789"

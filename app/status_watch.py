@@ -4,10 +4,10 @@ A long poll waits through IN_PROGRESS (pending, then running, within millisecond
 no client needs to be woken for that) until the outcome, or the compensation, is known; later it
 waits for the next status change. The saga log announces every status transition out of
 IN_PROGRESS on the Redis channel `booking-status:<saga id>` (after its commit, so a woken reader
-finds the new row). Each web process keeps one subscriber
-thread on `booking-status:*` and wakes the requests waiting on that saga; the waiting requests hold
-no database connection. A lost announcement (Redis away for a moment) costs only freshness: the
-wait ends at its timeout and the client reads the booking as it is.
+finds the new row). Each web process keeps one subscriber thread on `booking-status:*` and wakes
+the requests waiting on that saga; the waiting requests hold no database connection. A lost
+announcement (Redis away for a moment) costs only freshness: the wait ends at its timeout and the
+client reads the booking as it is.
 """
 
 from __future__ import annotations
