@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
-from app.extensions import db, keeping_loaded
+from app.extensions import db, keeping_loaded, lock_rows
 from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, Ticket, User
 from app.models.types import utcnow
 from app.participants import payment_client
@@ -148,7 +148,7 @@ def _admit(user: User, flight: Flight, seats: list[str], hold: Hold | None, addr
     if hold is not None:
         return  # its seats were counted when it was taken, and count until it is consumed
     # The row lock of take_hold's limit check: one account's bookings and holds count in turn.
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    lock_rows(select(User.id).where(User.id == user.id))
     try:
         hold_limits.check(user, address, flight.id, len(seats))
     except HoldLimitReached:

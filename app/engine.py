@@ -121,7 +121,7 @@ def run_step(saga_id: str, name: str, fence: int | None, attempt: int = 0,
 
 
 def _current(saga_id: str, fence: int, name: str) -> Saga | Fenced:
-    saga = saga_log.load(saga_id, with_steps=True)
+    saga = saga_log.load(saga_id, for_step=True)
     if saga is None:
         return Fenced("no such saga")
     if saga.fence != fence:

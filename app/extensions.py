@@ -10,7 +10,7 @@ import redis
 from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -33,6 +33,16 @@ def keeping_loaded() -> Iterator[None]:
         yield
     finally:
         session.expire_on_commit = True
+
+
+def lock_rows(statement: Select) -> None:
+    """Lock the rows `statement` selects until the transaction ends, so writers of them take turns.
+
+    SELECT ... FOR UPDATE on PostgreSQL. SQLite has no row locks: it renders the same SELECT,
+    which locks nothing (its one writer at a time is the turn), so nothing is sent there.
+    """
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(statement.with_for_update())
 
 
 @event.listens_for(Engine, "connect")

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from app import hold_limits, seat_holds
 from app.catalog import check_sales_open, quote
 from app.errors import HoldInUse, HoldLimitReached, HoldRejected, HoldStoreUnavailable, SeatUnavailable
-from app.extensions import db, get_redis
+from app.extensions import db, get_redis, lock_rows
 from app.models import Flight, Hold, HoldStatus, Seat, TicketSeat, User
 from app.models.types import utcnow
 
@@ -276,9 +276,8 @@ def _validate_seats(flight_id: int, seats: list[str], max_seats: int) -> None:
 
 def _check_limit(user_id: int, limit: int) -> None:
     now = utcnow()
-    # On PostgreSQL the row lock makes one user's concurrent requests count one after another;
-    # SQLite ignores FOR UPDATE.
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    # The row lock makes one user's concurrent requests count one after another.
+    lock_rows(select(User.id).where(User.id == user_id))
     expiries = db.session.scalars(
         select(Hold.expires_at)
         .where(Hold.user_id == user_id, Hold.active_clause(now))

@@ -20,7 +20,7 @@ from app import holds, itinerary
 from app.config import step_budget_seconds
 from app.definitions import Definition, Step, check
 from app.errors import HoldExpired, RetryForward, SeatUnavailable
-from app.extensions import db
+from app.extensions import db, lock_rows
 from app.models import Flight, Hold, HoldStatus, Saga, Ticket, TicketSeat, TicketStatus
 from app.models.types import utcnow
 from app.participants import loyalty_client, payment_client
@@ -62,9 +62,9 @@ def keep_hold_for_next_step(saga: Saga) -> None:
 
 def reserve_seat(saga: Saga) -> None:
     """Take a hold on every seat (or keep the one adopted at POST), long enough for the saga."""
-    # On PostgreSQL the row lock makes two deliveries of this step at once take turns, so the second
-    # finds the first's hold instead of refusing its own seats; SQLite ignores FOR UPDATE.
-    db.session.execute(select(Saga.id).where(Saga.id == saga.id).with_for_update())
+    # The row lock makes two deliveries of this step at once take turns, so the second finds the
+    # first's hold instead of refusing its own seats.
+    lock_rows(select(Saga.id).where(Saga.id == saga.id))
     hold = saga_hold(saga)
     if hold is None:
         flight = db.session.get(Flight, saga.flight_id)
@@ -133,7 +133,9 @@ def confirm_booking(saga: Saga) -> None:
     # Read before the ticket's commit expires the row (nothing here changes them): no reload after.
     payment_id, amount, award_id = saga.payment_authorization_id, saga.amount, saga.miles_award_id
     capture_key, post_key = key(saga, "capture_payment"), key(saga, "post_miles")
-    issued_before = saga.ticket is not None
+    # The ticket commits with the claim of the pivot or not at all (saga_log.claim_pivot): a saga
+    # read past its pivot has its ticket, one read before it has none, and nothing is read to know.
+    issued_before = saga.pivoted_at is not None
     if not issued_before:
         _issue_ticket(saga)
     try:

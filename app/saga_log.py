@@ -74,11 +74,16 @@ def in_flight_by_version() -> dict[int, int]:
 SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
 
-def load(saga_id: str, *, with_steps: bool = False) -> Saga | None:
-    """The saga as the database has it now, not as this session last saw it (with its steps in
-    the same query, when the caller reads them)."""
+# What a step reads besides the saga row: its steps (the engine's checks) and its hold (every step
+# before the pivot keeps it long enough, and the pivot consumes it).
+_FOR_A_STEP = (joinedload(Saga.steps), joinedload(Saga.hold))
+
+
+def load(saga_id: str, *, for_step: bool = False) -> Saga | None:
+    """The saga as the database has it now, not as this session last saw it (with what a step
+    reads in the same query, when the caller runs one)."""
     db.session.expire_all()
-    return db.session.get(Saga, saga_id, options=[joinedload(Saga.steps)] if with_steps else ())
+    return db.session.get(Saga, saga_id, options=_FOR_A_STEP if for_step else ())
 
 
 def lease(extra_seconds: float = 0, now: datetime | None = None) -> datetime:

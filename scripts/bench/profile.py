@@ -43,7 +43,7 @@ def profile_round(bench, count: int, clients: int) -> dict:
     for name in ("web", "worker", "payment", "loyalty"):
         path = out_dir / f"{bench.results['config']['database']}-{name}.txt"
         samplers[name] = (path, subprocess.Popen(
-            [py_spy, "record", "--pid", str(bench.stack.procs[name].pid), "--subprocesses", "--rate", "100",
+            [py_spy, "record", "--pid", str(bench.stack.procs[name].pid), "--subprocesses", "--rate", "100", "--gil",
              "--format", "raw", "--nonblocking", "--output", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:

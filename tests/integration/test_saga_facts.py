@@ -69,5 +69,5 @@ def test_a_success_fenced_off_during_its_call_writes_no_fact(running_saga, monke
     outcome = engine.run_step(saga_id, "authorize_payment", fence=1)
 
     assert isinstance(outcome, engine.Fenced)
-    saga = saga_log.load(saga_id, with_steps=True)
+    saga = saga_log.load(saga_id, for_step=True)
     assert saga.fence == 2 and saga.payment_authorization_id is None
