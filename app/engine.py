@@ -263,8 +263,10 @@ class _Heartbeats:
     """One thread per process renews the lease of every step working in it.
 
     A step registers when it starts and leaves when it ends; a step that ends within a third of
-    its lease (nearly all) costs two dict operations. Each beat is a SQL write in an app context
-    of its own; a beat that finds the fence moved on stops beating for that step.
+    its lease (nearly all) costs two dict operations, and wakes the thread only if its first beat
+    is due before the thread's next wake-up (never at the default lease: the thread wakes every
+    second, the first beat is due after a third of the lease). Each beat is a SQL write in an app
+    context of its own; a beat that finds the fence moved on stops beating for that step.
     """
 
     def __init__(self) -> None:
@@ -273,20 +275,25 @@ class _Heartbeats:
         self._working: dict[object, list] = {}  # token -> [app, saga_id, fence, interval, due]
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._wakes_at = 0.0  # when the thread's wait ends, set under the lock
 
     @contextmanager
     def working(self, saga_id: str, fence: int) -> Iterator[None]:
         app = current_app._get_current_object()
         interval = app.config["SAGA_LEASE_SECONDS"] / 3
         token = object()
+        due = time.monotonic() + interval
         with self._lock:
-            self._working[token] = [app, saga_id, fence, interval, time.monotonic() + interval]
+            self._working[token] = [app, saga_id, fence, interval, due]
             # A prefork pool child inherits no thread: each process starts its own.
             if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
+                self._wakes_at = 0.0
                 self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
                 self._thread.start()
-        self._changed.set()
+            wake = due < self._wakes_at
+        if wake:
+            self._changed.set()
         try:
             yield
         finally:
@@ -299,6 +306,8 @@ class _Heartbeats:
             with self._lock:
                 due = [(token, entry) for token, entry in self._working.items() if entry[4] <= now]
                 earliest = min((entry[4] for entry in self._working.values()), default=now + 1.0)
+                # A step registering from here on wakes the thread if it is due sooner (working()).
+                self._wakes_at = now if due else now + max(0.01, min(1.0, earliest - now))
             for token, (app, saga_id, fence, interval, _) in due:
                 if self._renew(app, saga_id, fence):
                     with self._lock:
