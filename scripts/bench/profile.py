@@ -1,7 +1,10 @@
 """A saga round under py-spy: where the CPU of the web, worker and participant processes goes.
 
-py-spy samples each process group (with its children) from outside; only samples of threads
-that are running count (waits on sockets and disks are not CPU). The raw collapsed stacks are
+py-spy samples each process group (with its children) from outside; only the thread holding the
+GIL is sampled (`--gil`): that is Python running. Without it py-spy also counted threads blocked
+in a lock's or an event's wait as running (the lease heartbeat's idle wait showed as 8 % of the
+worker), and the C time of a driver call that releases the GIL (a socket send, an fsync) is not
+Python's anyway: the CPU figures of the rounds count all of it. The raw collapsed stacks are
 kept in bench-results/ for flame graphs; the summary groups each sample's leaf frame by library,
 and counts samples under a few functions of the saga's hot path.
 """
@@ -43,8 +46,8 @@ def profile_round(bench, count: int, clients: int) -> dict:
     for name in ("web", "worker", "payment", "loyalty"):
         path = out_dir / f"{bench.results['config']['database']}-{name}.txt"
         samplers[name] = (path, subprocess.Popen(
-            [py_spy, "record", "--pid", str(bench.stack.procs[name].pid), "--subprocesses", "--rate", "100", "--gil",
-             "--format", "raw", "--nonblocking", "--output", str(path)],
+            [py_spy, "record", "--pid", str(bench.stack.procs[name].pid), "--subprocesses", "--rate", "100",
+             "--gil", "--format", "raw", "--nonblocking", "--output", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         round_ = bench.sagas(count, clients)
