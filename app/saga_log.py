@@ -83,7 +83,9 @@ def load(saga_id: str, *, for_step: bool = False) -> Saga | None:
     """The saga as the database has it now, not as this session last saw it (with what a step
     reads in the same query, when the caller runs one)."""
     db.session.expire_all()
-    return db.session.get(Saga, saga_id, options=_FOR_A_STEP if for_step else ())
+    # populate_existing: a saga this session already holds is read with the same query (an expired
+    # object would otherwise be refreshed on its own, and its steps and hold lazy-loaded after it).
+    return db.session.get(Saga, saga_id, options=_FOR_A_STEP if for_step else (), populate_existing=True)
 
 
 def lease(extra_seconds: float = 0, now: datetime | None = None) -> datetime:

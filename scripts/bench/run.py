@@ -23,6 +23,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -53,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--growth-flights", type=int, default=10_000)
     parser.add_argument("--growth-sagas", type=int, default=100_000)
     parser.add_argument("--profile", action="store_true", help="also: a round under py-spy (web and worker)")
+    parser.add_argument("--trace-bookings", type=int, default=1,
+                        help="bookings traced after the first (the median CPU per part is printed)")
     parser.add_argument("--trace-only", action="store_true",
                         help="only count one booking's round trips, printing its SQL statements (~15 s)")
     parser.add_argument("--web-workers", type=int, default=2)
@@ -136,7 +139,7 @@ class Bench:
         a = self.args
         rounds = 1 + len(COMPARED) + 1  # bare twice
         per_round = 2 * a.clients + a.serial + a.sagas
-        needed = (rounds * per_round + (a.sagas if a.profile else 0)
+        needed = (rounds * per_round + (a.sagas if a.profile else 0) + 1 + a.trace_bookings
                   + (2 * 3 * max(60, a.sagas // 2) * 2 + 200 if a.growth else 0))
         flights = max(4, -(-needed // 162) + 1)
         self.tokens = data.create_users(self.app, max(a.clients, 8))
@@ -271,17 +274,24 @@ class Bench:
 
         # The broker this process's app sends to (the POST's chain lands there, not on the stack's).
         broker = redis.Redis.from_url(self.app.extensions["celery"].conf.broker_url)
-        # Twice: the first pays for connections and caches; the second is the steady state.
-        for flight, [seat] in self.pool.jobs(2):
-            counted = trace.trace_one(self.app, self.tokens[0], flight, seat, broker)
+        # The first booking pays for connections and caches; the ones after it are the steady state,
+        # and their median CPU per part is printed (this process's only: the participants are not in it).
+        jobs = self.pool.jobs(1 + self.args.trace_bookings)
+        runs = [trace.trace_one(self.app, self.tokens[i % len(self.tokens)], flight, seat, broker)
+                for i, (flight, [seat]) in enumerate(jobs)][1:]  # users in turn: the POST's rate limit
+        counted = runs[-1]
+        cpu = {part: statistics.median(run[part]["cpu_ms"] for run in runs) for part in counted}
         self.results["trace"] = counted
+        self.results["trace_cpu_ms"] = {"bookings": len(runs), "median": cpu, "total": sum(cpu.values())}
         for part, count in counted.items():
             if "sql_statements" in count:
                 log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits, "
                     f"{count['pool_checkouts']} pool checkouts), "
-                    f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms")
+                    f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms, "
+                    f"CPU {cpu[part]:.2f} ms")
                 for statement in count["statements"] if statements else ():
                     log(f"      {statement}")
+        log(f"  in-process CPU of one booking (median of {len(runs)}): {sum(cpu.values()):.2f} ms")
 
     def run_main(self) -> None:
         a, r = self.args, self.results

@@ -30,12 +30,13 @@ class Count:
     redis: Counter = field(default_factory=Counter)  # round trips by DB number
     http: list[str] = field(default_factory=list)
     ms: float = 0.0
+    cpu_ms: float = 0.0  # this process's CPU: the booking service's own code, not the participants'
     statements: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"sql_statements": self.sql, "sql_commits": self.commits, "pool_checkouts": self.checkouts,
                 "redis_round_trips": dict(self.redis), "http_calls": self.http, "ms": round(self.ms, 1),
-                "statements": self.statements}
+                "cpu_ms": round(self.cpu_ms, 2), "statements": self.statements}
 
 
 class Counters:
@@ -90,12 +91,13 @@ class Counters:
 
     def measure(self, call: Callable[[], object]) -> tuple[Count, object]:
         self.current = Count()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             result = call()
         finally:
             count, self.current = self.current, None
         count.ms = (time.perf_counter() - started) * 1000
+        count.cpu_ms = (time.process_time() - cpu) * 1000
         return count, result
 
 
