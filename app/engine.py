@@ -306,8 +306,9 @@ class _Heartbeats:
             with self._lock:
                 due = [(token, entry) for token, entry in self._working.items() if entry[4] <= now]
                 earliest = min((entry[4] for entry in self._working.values()), default=now + 1.0)
-                # A step registering from here on wakes the thread if it is due sooner (working()).
-                self._wakes_at = now if due else now + max(0.01, min(1.0, earliest - now))
+                # When the wait below ends (after the renewals, if any are due): a step registering
+                # from here on wakes the thread only if its first beat is due before that.
+                self._wakes_at = now + max(0.01, min(1.0, earliest - now))
             for token, (app, saga_id, fence, interval, _) in due:
                 if self._renew(app, saga_id, fence):
                     with self._lock:
