@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases and logs)")
     args = parser.parse_args(argv)
+    if args.trace_bookings < 1:
+        parser.error("--trace-bookings must be at least 1")
     defaults = {"sagas": (300, 100), "clients": (16, 8), "contention": (500, 150), "serial": (40, 15)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app import engine, saga_log
 from app.extensions import db
 from app.models import Saga
 from app.participants.payment.client import PaymentClient
+from tests.sql import statements_sent
 
 pytestmark = pytest.mark.integration
 
@@ -22,30 +23,14 @@ def running_saga(live_app, make_saga) -> Saga:
     return make_saga(seats=["9A"])
 
 
-def sagas_updates(run) -> list[str]:
-    """The UPDATE statements on the sagas table while `run` runs."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("UPDATE SAGAS"):
-            seen.append(statement)
-
-    engine_ = db.engine
-    event.listen(engine_, "before_cursor_execute", record)
-    try:
-        assert run() == engine.Done()
-    finally:
-        event.remove(engine_, "before_cursor_execute", record)
-    return seen
-
-
 @pytest.mark.parametrize("step", list(FACTS))
 def test_a_success_writes_its_fact_in_the_one_fenced_update_of_the_saga(running_saga, step):
     saga_id = running_saga.id
     for name in list(FACTS)[:list(FACTS).index(step)]:
         assert engine.run_step(saga_id, name, fence=1) == engine.Done()
 
-    updates = sagas_updates(lambda: engine.run_step(saga_id, step, fence=1))
+    with statements_sent("UPDATE sagas") as updates:
+        assert engine.run_step(saga_id, step, fence=1) == engine.Done()
 
     assert getattr(saga_log.load(saga_id), FACTS[step]) is not None
     # The success's own UPDATE carries the fact and the fence; the session flushes none of its own.

@@ -4,38 +4,21 @@ already know."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from app import engine
 from app.extensions import db
 from app.models import Saga, Ticket
+from tests.sql import statements_sent
 
 pytestmark = pytest.mark.integration
 
 ACTIONS = ("reserve_seat", "authorize_payment", "award_miles", "confirm_booking")
-DONE = engine.Done()
 
 
 @pytest.fixture
 def running_saga(live_app, make_saga) -> Saga:
     """A saga written by the API but not enqueued: the test delivers its steps to the engine."""
     return make_saga(seats=["11C"])
-
-
-def selects_while(run, expected=DONE) -> list[str]:
-    """The SELECT statements sent on the booking database while `run` runs (and returns `expected`)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        assert run() == expected
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return seen
 
 
 def _from(table: str, statements: list[str]) -> list[str]:
@@ -48,7 +31,8 @@ def test_a_step_before_the_pivot_reads_the_saga_its_steps_and_its_hold_in_one_se
     for name in ACTIONS[:ACTIONS.index(step)]:
         assert engine.run_step(saga_id, name, fence=1) == engine.Done()
 
-    selects = selects_while(lambda: engine.run_step(saga_id, step, fence=1))
+    with statements_sent("SELECT") as selects:
+        assert engine.run_step(saga_id, step, fence=1) == engine.Done()
 
     # The hold check before the step needs the hold: it came joined to the saga, not on its own.
     assert len(selects) == 1, selects
@@ -60,7 +44,8 @@ def test_the_pivot_knows_from_the_saga_that_no_ticket_was_issued_yet(running_sag
     for name in ACTIONS[:-1]:
         assert engine.run_step(saga_id, name, fence=1) == engine.Done()
 
-    selects = selects_while(lambda: engine.run_step(saga_id, "confirm_booking", fence=1))
+    with statements_sent("SELECT") as selects:
+        assert engine.run_step(saga_id, "confirm_booking", fence=1) == engine.Done()
 
     assert _from("tickets", selects) == []
     tickets = db.session.scalars(db.select(Ticket).filter_by(saga_id=saga_id)).all()
@@ -101,11 +86,9 @@ def test_the_status_reads_a_booking_with_its_steps_and_its_ticket_seats_in_one_s
     admin = auth_headers(make_user(is_admin=True))  # administrators see every booking
     db.session.remove()
 
-    answers = []
-    selects = selects_while(lambda: answers.append(client.get(f"/api/v1/bookings/{saga_id}", headers=admin)),
-                            expected=None)
+    with statements_sent("SELECT") as selects:
+        booking = client.get(f"/api/v1/bookings/{saga_id}", headers=admin).get_json()
 
-    booking = answers[0].get_json()
     # The bearer token's user, then the booking: steps times seats joined, each shown once, in order.
     assert len(selects) == 2, selects
     assert [step["name"] for step in booking["steps"]] == [*ACTIONS, "send_itinerary"]

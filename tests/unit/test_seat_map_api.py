@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from app import catalog
 from app.extensions import db
 from app.models import HoldStatus
-
-
-@contextmanager
-def counting_queries():
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+from tests.sql import statements_sent
 
 
 @pytest.fixture
@@ -118,13 +103,13 @@ def test_the_seat_map_takes_a_fixed_number_of_queries(client, flight, traveller,
                                                       insert_ticket, auth_headers):
     headers = auth_headers(traveller)
     db.session.expire_all()
-    with counting_queries() as few:
+    with statements_sent() as few:
         seat_map(client, flight, headers)
     insert_ticket(flight, other, [f"{row}A" for row in range(6, 27)])
     for row in range(6, 27):
         insert_hold(flight, traveller if row % 2 else other, [f"{row}B", f"{row}C"])
     db.session.expire_all()
-    with counting_queries() as many:
+    with statements_sent() as many:
         seat_map(client, flight, headers)
     assert len(many) == len(few) == 5  # the caller, the flight, then one each for the three below
     for table in ("seats", "ticket_seats", "holds"):
