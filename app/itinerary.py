@@ -2,10 +2,13 @@
 that tells the traveller a confirmed booking was cancelled (its compensation, run on cancellation).
 
 Each is sent at most once per booking however often its step is delivered: a row in `sent_emails`
-is claimed before sending and marked sent after. A delivery that finds it sent does nothing; one that
-finds it claimed by another delivery retries later; a claim older than CLAIM_SECONDS (its sender
-died) is taken over. SMTP has no idempotency key, so the one window left is a crash between the server
-taking the message and the row being marked: the resend carries the same Message-ID.
+is claimed before sending and marked sent after. A delivery that finds it sent does nothing. A claim
+is held under the saga's fence: a delivery under a newer fence takes it over at once, since the
+reconciler moves the fence only once the sender's lease lapsed (it died); a delivery under the same
+fence (a duplicate, or the redelivery of a killed pool process) retries until the claim is older than
+CLAIM_SECONDS, since nothing tells it whether that sender still works. SMTP has no idempotency key,
+so the one window left is a crash between the server taking the message and the row being marked:
+the resend carries the same Message-ID.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def _claim(saga: Saga, kind: str) -> SentEmail | None:
     if row is None:
         recipient = db.session.get(User, saga.user_id).email
         domain = recipient.rpartition("@")[2] or "localhost"
-        row = SentEmail(saga_id=saga.id, kind=kind, recipient=recipient, claimed_at=now,
+        row = SentEmail(saga_id=saga.id, kind=kind, recipient=recipient, fence=saga.fence, claimed_at=now,
                         message_id=make_msgid(f"{kind}.{saga.id}", domain=domain))
         db.session.add(row)
         try:
@@ -88,12 +91,13 @@ def _claim(saga: Saga, kind: str) -> SentEmail | None:
         return row
     if row.sent_at is not None:
         return None
-    stale = now - timedelta(seconds=CLAIM_SECONDS)
-    if row.claimed_at > stale:
+    fresh = row.claimed_at > now - timedelta(seconds=CLAIM_SECONDS)
+    if row.fence > saga.fence or (row.fence == saga.fence and fresh):
         raise MailBusy(f"the {kind} e-mail is being sent by another delivery")
     taken = db.session.execute(
         update(SentEmail).where(SentEmail.id == row.id, SentEmail.sent_at.is_(None),
-                                SentEmail.claimed_at == row.claimed_at).values(claimed_at=now)
+                                SentEmail.fence == row.fence, SentEmail.claimed_at == row.claimed_at)
+        .values(fence=saga.fence, claimed_at=now)
     ).rowcount
     db.session.commit()
     if taken != 1:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 # Retries of a participant that is down come quicker than the defaults (nothing here is down).
 QUICK_RETRIES = {"SAGA_RETRY_BASE_SECONDS": "0.2", "SAGA_RETRY_MAX_SECONDS": "1"}
 # Slow enough that a test can catch each step in flight and kill it there.
-SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "700", "LOYALTY_LATENCY_MS": "700"}
+SLOW_PARTIES = {"PAYMENT_LATENCY_MS": "700", "LOYALTY_LATENCY_MS": "700", "MAIL_LATENCY_MS": "700"}
 RECOVERY_BOUND = 20
 TERMINAL = {"confirmed", "failed", "cancelled", "needs_attention"}
 CARD = card()
@@ -109,7 +109,8 @@ def stack(tmp_path):
         stack.stop()
 
 
-@pytest.mark.parametrize("step", ["reserve_seat", "authorize_payment", "award_miles", "confirm_booking"])
+@pytest.mark.parametrize("step", ["reserve_seat", "authorize_payment", "award_miles", "confirm_booking",
+                                  "send_itinerary"])
 def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
     stack.start("worker", label="worker-1")
     api = Api(stack.base_url)
@@ -130,6 +131,8 @@ def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
     assert time.monotonic() - back_at < RECOVERY_BOUND
     assert bodies[0]["status"] == "confirmed", bodies[0]
     assert_invariants(stack, api, headers, bodies, flight_id)
+    # One itinerary: sent again only if the worker died after the server took it, as the same mail.
+    assert len({mail["Message-ID"] for mail in stack.mail()}) == 1
 
 
 def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis):

@@ -6,6 +6,8 @@ participant call or the n-th commit of that delivery). The boundaries:
     participant call   kill before / after forwarding; time out before / after the work;
                        time out while the request is held, to land later (`LateRequests`);
                        pause before / after forwarding, or inside the service before its first write
+    e-mail hand-off    counted as a call: kill, fail (the server did or did not take it) or pause
+                       before / after the mail server takes the message
     booking database   kill before / after the n-th commit; pause before the n-th write that opens
                        a transaction (a read is done, its decision not yet written)
 
@@ -19,16 +21,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 import httpx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from app.errors import MailUnavailable
 
 CALL_KILLS = ("kill_before_call", "kill_after_call")
 CALL_TIMEOUTS = ("timeout_before", "timeout_after", "late")
 COMMIT_KILLS = ("kill_before_commit", "kill_after_commit")
 PAUSES = ("pause_before_call", "pause_after_call", "pause_in_service", "pause_before_write")
 CALL_FAULTS = CALL_KILLS + CALL_TIMEOUTS
+MAIL_FAULTS = (*CALL_KILLS, "timeout_before", "timeout_after", "pause_before_call", "pause_after_call")
 
 
 class Killed(BaseException):  # noqa: N818 - it is not an error the code may handle
@@ -134,6 +140,30 @@ class FaultyTransport(httpx.BaseTransport):
         if kind == "pause_after_call":
             plan.pause()
         return response
+
+
+def faulty_mail(send: Callable[[EmailMessage], None]) -> Callable[[EmailMessage], None]:
+    """app.mail.send with the current plan's call faults around the hand-off to the mail server."""
+
+    def send_with_faults(message: EmailMessage) -> None:
+        plan = current()
+        die_if_doomed(plan)
+        kind = plan.take("calls", MAIL_FAULTS)
+        if kind == "kill_before_call":
+            raise Killed("before the e-mail was handed over")
+        if kind == "timeout_before":
+            raise MailUnavailable("no answer (nothing sent)")
+        if kind == "pause_before_call":
+            plan.pause()
+        send(message)
+        if kind == "kill_after_call":
+            raise Killed("after the mail server took the e-mail")
+        if kind == "timeout_after":
+            raise MailUnavailable("no answer (the mail server took it)")
+        if kind == "pause_after_call":
+            plan.pause()
+
+    return send_with_faults
 
 
 def die_if_doomed(plan: Plan) -> None:

@@ -15,13 +15,15 @@ import contextlib
 import functools
 import itertools
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import current_app
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from app import saga_log
 from app.extensions import db
-from app.models import TERMINAL
+from app.models import StepStatus
 from tests.explore import faults
 from tests.explore.delivery import JANITORS, Delivery, Driver
 from tests.explore.world import CARDS, SEATS, World
@@ -29,6 +31,7 @@ from tests.explore.world import CARDS, SEATS, World
 MAX_SAGAS = 3
 MAX_PARKED = 2
 QUIESCE_ROUNDS = 30
+RECOVERY_ROUNDS = 3
 DRAIN_LIMIT = 400
 
 seat_sets = st.lists(st.sampled_from(SEATS), min_size=1, max_size=2, unique=True)
@@ -146,10 +149,11 @@ class SagaExplorer(RuleBasedStateMachine):
     @precondition(lambda self: self.pending)
     @rule()
     @step
-    def drain(self) -> None:
-        """Everything pending runs, oldest first, without faults (what follows from it too)."""
+    def drain(self, until: datetime | None = None) -> None:
+        """Everything pending runs, oldest first, without faults (what follows from it too), or as
+        much as runs before the clock passes `until`."""
         for _ in range(DRAIN_LIMIT):
-            if not self.pending:
+            if not self.pending or (until is not None and self.world.clock.now > until):
                 return
             self._run(self.pending.pop(0), faults.Plan())
 
@@ -277,18 +281,34 @@ class SagaExplorer(RuleBasedStateMachine):
             raise violation(found[0][0])("\n".join(line for _, line in found))
 
     def quiesce(self) -> None:
-        """Let everything in flight finish, then drain, sweep and wait until nothing is left."""
+        """Let everything in flight finish, then drain, sweep and wait until nothing is left.
+
+        First I4's bound: once the faults stop, every saga ends (a confirmed one with its follow-ups
+        done) before the clock has moved RECOVERY_ROUNDS times past a lease and the pending grace,
+        retries' countdowns included; each round runs the janitors once. Whatever a dead writer
+        left behind (its lease, an e-mail claim) must not outlive the takeover. Only debts may take
+        the longer rounds after that."""
+        config = current_app.config
+        recovery_step = max(config["SAGA_LEASE_SECONDS"], config["SAGA_PENDING_GRACE_SECONDS"]) + 1
+        deadline = self.world.clock.now + timedelta(seconds=RECOVERY_ROUNDS * recovery_step)
         while self.parked:
             self.resume(pick=0)
-        config = current_app.config
-        for _ in range(QUIESCE_ROUNDS):
+        for round_ in range(QUIESCE_ROUNDS):
             while self.world.late.held:
                 self.world.late.land(0)
-            self.drain()
+            bounded = round_ <= RECOVERY_ROUNDS
+            self.drain(until=deadline if bounded else None)
             sagas = self.world.sagas()
-            if not self.pending and all(saga.status in TERMINAL and not _owes(saga) for saga in sagas):
+            if not self.pending and all(_ended(saga) and not _owes(saga) for saga in sagas):
                 break
-            self.world.clock.advance(max(config["SAGA_LEASE_SECONDS"], 300) + 1, self.world.redis)
+            late = [saga for saga in sagas if not _ended(saga)]
+            if bounded and late and (round_ == RECOVERY_ROUNDS or self.world.clock.now > deadline):
+                self.clean = False
+                raise violation("I4_recovery_bound")(
+                    f"I4: not ended {RECOVERY_ROUNDS * recovery_step} s after the faults stopped: "
+                    + "; ".join(f"{saga.id} {saga.status} ({_steps_left(saga)})" for saga in late))
+            jump = recovery_step if bounded else max(config["SAGA_LEASE_SECONDS"], 300) + 1
+            self.world.clock.advance(jump, self.world.redis)
             for name in JANITORS:
                 self.driver.janitor(name)
                 self._collect()
@@ -306,6 +326,16 @@ class SagaExplorer(RuleBasedStateMachine):
                 _, parked = self.parked.pop()
                 parked.resume()
             _lose_session()
+
+
+def _ended(saga) -> bool:  # noqa: ANN001 - a Saga
+    """Terminal, and a confirmed one's follow-ups done too."""
+    return not saga_log.is_in_flight(saga)
+
+
+def _steps_left(saga) -> str:  # noqa: ANN001 - a Saga
+    return ", ".join(f"{step.name} {step.status}" for step in saga.steps
+                     if step.status != StepStatus.SUCCEEDED)
 
 
 def _owes(saga) -> bool:  # noqa: ANN001 - a Saga

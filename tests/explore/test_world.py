@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import SagaStatus
+from app import mail
+from app.extensions import db
+from app.models import SagaStatus, SentEmail
 from tests.explore import faults
 from tests.explore.session import explorer
 
@@ -99,3 +101,17 @@ def test_commit_kills_count_commits(tmp_path, monkeypatch):
         assert plan.take("commits", faults.COMMIT_KILLS) == "kill_before_commit"
         state.teardown()
         assert statuses(state)[0] == SagaStatus.CONFIRMED
+
+
+def test_a_sender_killed_after_claiming_the_e_mail_holds_up_nothing_past_the_bound(tmp_path, monkeypatch):
+    with explorer(tmp_path, monkeypatch) as machine:
+        state = booked(machine)
+        while state.pending[0].task != "send_itinerary":
+            state.deliver(pick=0)
+        state.deliver_with_fault(pick=0, kind="kill_before_call", at=0, redeliver=False)
+        assert not state.pending and not mail.outbox()
+        assert db.session.query(SentEmail).one().sent_at is None  # claimed, never sent
+        state.teardown()  # I4_recovery_bound if the dead sender's claim outlives the takeover
+        assert statuses(state)[0] == SagaStatus.CONFIRMED
+        [saga] = state.world.sagas()
+        assert [kind for kind, _ in state.world.mails_of(saga)] == ["itinerary"]

@@ -19,11 +19,11 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from app import mail, saga_log
 from app.auth import hash_password, issue_token
 from app.catalog import create_flight
 from app.extensions import db
 from app.models import (
-    TERMINAL,
     Debt,
     Hold,
     HoldStatus,
@@ -31,6 +31,7 @@ from app.models import (
     Saga,
     SagaStatus,
     SagaStep,
+    SentEmail,
     Ticket,
     TicketSeat,
     TicketStatus,
@@ -94,6 +95,7 @@ class World:
             transport = faults.FaultyTransport(httpx.WSGITransport(app=service), late)
             app.extensions[name] = client_class(url, connect_timeout=2.0, read_timeout=5.0,
                                                 transport=transport, token=secret_of(name, "booking"))
+        monkeypatch.setattr(mail, "send", faults.faulty_mail(mail.send))
         with app.app_context():
             faults.hook_booking_db(db.engine, db.session)
             flight = create_flight(number="SA900", origin="LHR", destination="JFK",
@@ -115,9 +117,10 @@ class World:
         self.late.held.clear()
         self.redis.flushall()
         db.session.rollback()
-        for model in (TicketSeat, Ticket, Debt, SagaStep, IdempotencyKey, Hold, ApiToken, Saga):
+        for model in (TicketSeat, Ticket, Debt, SagaStep, SentEmail, IdempotencyKey, Hold, ApiToken, Saga):
             db.session.query(model).delete()
         db.session.commit()
+        mail.outbox().clear()
         for service, models in ((self.payment_app, payment_models), (self.loyalty_app, loyalty_models)):
             with service.app_context():
                 for table in reversed(models.db.metadata.sorted_tables):
@@ -159,6 +162,12 @@ class World:
             rows = list(loyalty_models.db.session.query(loyalty_models.Award).filter_by(reference=saga.id))
             loyalty_models.db.session.expunge_all()
         return rows
+
+    def mails_of(self, saga: Saga) -> list[tuple[str, str]]:
+        """(kind, Message-ID) of every e-mail handed to the mail server for this saga, in order."""
+        kinds = {row.message_id: row.kind for row in db.session.query(SentEmail).filter_by(saga_id=saga.id)}
+        return [(kinds[message["Message-ID"]], message["Message-ID"]) for message in mail.outbox()
+                if message["Message-ID"] in kinds]
 
     def keys_of(self, saga: Saga) -> list[str]:
         """The seats whose Redis key still holds this saga's hold token."""
@@ -221,7 +230,7 @@ class World:
         if status == SagaStatus.NEEDS_ATTENTION:
             if not saga_debts_open(saga):
                 found.append(("I4_attention_without_debt", "I4: needs_attention without an open debt"))
-        elif saga.status not in TERMINAL:
+        elif saga_log.is_in_flight(saga):  # a confirmed one too, while its follow-ups are left
             found.append(("I4_not_terminal", f"I4: still {status} after quiescing (steps "
                          f"{[(s.name, s.status) for s in saga.steps]})"))
         if status in (SagaStatus.FAILED, SagaStatus.CANCELLED):
@@ -233,6 +242,12 @@ class World:
                 found.append(("I2_award_not_reversed", f"I2: {status} but awards left {pending}"))
         if status == SagaStatus.CONFIRMED and (hold is None or hold.status != HoldStatus.CONSUMED):
             found.append(("I3_confirmed_hold", "confirmed but its hold is not consumed"))
+        # The itinerary goes out for a confirmed booking (a resend after a crash carries the same
+        # Message-ID), and never for one that was not.
+        itineraries = {message_id for kind, message_id in self.mails_of(saga) if kind == "itinerary"}
+        if len(itineraries) != (1 if saga.pivoted_at is not None else 0):
+            found.append(("I4_itinerary", f"{status}, pivoted {saga.pivoted_at is not None}, "
+                          f"but {len(itineraries)} itinerary e-mails"))
         return found
 
 

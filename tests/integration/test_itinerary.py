@@ -3,12 +3,15 @@ duplicates; a mail outage never undoes a confirmed booking; cancelling sends a c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from app import definitions, engine, itinerary, saga_log
+from app import definitions, engine, itinerary, recovery, saga_log
 from app import saga as definition
 from app.extensions import db
 from app.models import SentEmail
+from app.models.types import utcnow
 from tests.conftest import book
 from tests.e2e.stack import wait_for
 from tests.integration.conftest import wait_terminal
@@ -92,6 +95,74 @@ def test_a_delivery_that_finds_the_e_mail_claimed_by_another_retries_instead_of_
 
     monkeypatch.setattr(itinerary.mail, "send", duplicate_meanwhile)
     assert engine.run_step(saga_id, "send_itinerary", 1) == engine.Done()
+    assert len(catcher.messages()) == 1
+
+
+class Killed(BaseException):
+    """The worker process died: nothing of this delivery runs on, not even its except clauses."""
+
+
+def test_a_sender_killed_mid_send_leaves_no_claim_that_outlives_its_fence(
+        live_app, client, traveller, make_flight, catcher, monkeypatch):
+    """Its claim is held under the fence it was sent with: once the reconciler takes the saga over
+    (the lease lapsed), the re-drive sends at once instead of waiting for the claim to age."""
+    from app.tasks import chains
+
+    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
+    _, headers = traveller
+    saga_id = book(client, headers, make_flight().id, ["3E"]).json["id"]
+    for name in definition.V2.action_names[:-1]:
+        assert engine.run_step(saga_id, name, 1) == engine.Done()
+    real_send = itinerary.mail.send
+
+    def die(message) -> None:
+        raise Killed
+
+    monkeypatch.setattr(itinerary.mail, "send", die)
+    with pytest.raises(Killed):
+        engine.run_step(saga_id, "send_itinerary", 1)
+    db.session.rollback()
+    db.session.remove()
+    monkeypatch.setattr(itinerary.mail, "send", real_send)
+
+    lapsed = utcnow() + timedelta(seconds=live_app.config["SAGA_LEASE_SECONDS"] + 1)
+    [plan] = recovery.stalled_sagas(now=lapsed)
+    assert plan.fence == 2 and plan.actions == ("send_itinerary",)
+    assert engine.run_step(saga_id, "send_itinerary", plan.fence) == engine.Done()
+    [mail] = catcher.messages()
+    assert mail["Message-ID"] == db.session.execute(
+        db.select(SentEmail.message_id).filter_by(saga_id=saga_id)).scalar_one()
+    assert saga_log.load(saga_id).completed_at is not None
+
+
+def test_a_duplicate_under_the_same_fence_waits_for_a_fresh_claim_and_takes_a_stale_one(
+        live_app, client, traveller, make_flight, catcher, monkeypatch):
+    """The fence cannot tell a live sender of the same fence from a dead one: its claim's age does."""
+    from app.tasks import chains
+
+    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
+    _, headers = traveller
+    saga_id = book(client, headers, make_flight().id, ["3F"]).json["id"]
+    for name in definition.V2.action_names[:-1]:
+        assert engine.run_step(saga_id, name, 1) == engine.Done()
+    real_send = itinerary.mail.send
+
+    def die(message) -> None:
+        raise Killed
+
+    monkeypatch.setattr(itinerary.mail, "send", die)
+    with pytest.raises(Killed):
+        engine.run_step(saga_id, "send_itinerary", 1)
+    db.session.rollback()
+    db.session.remove()
+    monkeypatch.setattr(itinerary.mail, "send", real_send)
+
+    assert isinstance(engine.run_step(saga_id, "send_itinerary", 1, 1), engine.Retry)
+    assert catcher.messages() == []
+    aged = utcnow() - timedelta(seconds=itinerary.CLAIM_SECONDS + 1)
+    db.session.execute(db.update(SentEmail).filter_by(saga_id=saga_id).values(claimed_at=aged))
+    db.session.commit()
+    assert engine.run_step(saga_id, "send_itinerary", 1, 2) == engine.Done()
     assert len(catcher.messages()) == 1
 
 
