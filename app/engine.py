@@ -24,7 +24,7 @@ from flask import current_app
 
 from app import definitions, saga_log
 from app import saga as definition
-from app.errors import RetryForward, TransientError
+from app.errors import DeliveryInProgress, RetryForward, TransientError
 from app.extensions import db
 from app.models import Saga, SagaStatus, StepKind, StepStatus
 from app.models.types import utcnow
@@ -161,6 +161,8 @@ def _run_action(saga_id: str, name: str, fence: int, attempt: int, task_id: str 
                 if saga.fence != fence or saga.pivoted_at is None:
                     return Fenced("another writer took the saga at the pivot")
             steps.actions[name](saga)
+    except DeliveryInProgress as exc:
+        return _defer(name, exc)
     except RetryForward as exc:  # past the pivot: retried until it succeeds, never undone
         return _again(saga_id, fence, name, attempt, exc)
     except Exception as exc:
@@ -207,6 +209,8 @@ def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id
     try:
         with heartbeat(saga_id, fence):
             steps.compensations[name](saga)
+    except DeliveryInProgress as exc:
+        return _defer(name, exc)
     except Exception as exc:  # any failure is retried, then kept as a debt: never swallowed
         if attempt < current_app.config["SAGA_COMPENSATION_MAX_RETRIES"]:
             return _again(saga_id, fence, name, attempt, exc)
@@ -214,6 +218,13 @@ def _run_compensation(saga_id: str, name: str, fence: int, attempt: int, task_id
         return Done() if saga_log.record_debt(saga_id, fence, name, exc) else Fenced("fenced off")
     status = saga_log.finish_step(saga_id, fence, name, StepStatus.SUCCEEDED)
     return Fenced("fenced off before its success was recorded") if status is None else Done()
+
+
+def _defer(name: str, exc: DeliveryInProgress) -> Outcome:
+    """Not retried: a retry would renew the lease a dead sender no longer renews, and keep the
+    reconciler from the takeover that lets the work go on."""
+    db.session.rollback()
+    return Fenced(f"another delivery of {name} holds its work: {exc}")
 
 
 def _again(saga_id: str, fence: int, name: str, attempt: int, exc: BaseException) -> Outcome:

@@ -129,6 +129,14 @@ class SagaError(Exception):
         self.extra = extra
 
 
+class DeliveryInProgress(SagaError):
+    """Another delivery of this step under the same fence holds its work (a duplicate message, or
+    the redelivery of a killed worker process): this one stops, and the lease decides. A sender
+    that still works carries the chain on; one that died stops renewing the lease, and the
+    reconciler takes the saga over under the next fence, whose delivery takes the work over.
+    Never recorded as a step's error (the delivery only stops), so it has no words of its own."""
+
+
 class BusinessError(SagaError):
     """A refusal that will not change on retry."""
 

@@ -2,19 +2,20 @@
 that tells the traveller a confirmed booking was cancelled (its compensation, run on cancellation).
 
 Each is sent at most once per booking however often its step is delivered: a row in `sent_emails`
-is claimed before sending and marked sent after. A delivery that finds it sent does nothing. A claim
-is held under the saga's fence: a delivery under a newer fence takes it over at once, since the
-reconciler moves the fence only once the sender's lease lapsed (it died); a delivery under the same
-fence (a duplicate, or the redelivery of a killed pool process) retries until the claim is older than
-CLAIM_SECONDS, since nothing tells it whether that sender still works. SMTP has no idempotency key,
-so the one window left is a crash between the server taking the message and the row being marked:
-the resend carries the same Message-ID.
+is claimed before sending and marked sent after. A delivery that finds it sent does nothing. The
+claim is held under the saga's fence, as every write of the saga log is: a delivery under a newer
+fence takes it over at once, since the reconciler moves the fence only once the sender's lease
+lapsed; one under the same fence (a duplicate, or the redelivery of a killed worker process) cannot
+tell a sender that still works from a dead one, so it stops and leaves that to the lease
+(DeliveryInProgress). A send that fails releases the claim for its own retry. SMTP has no
+idempotency key, so the one window left is a crash between the server taking the message and the
+row being marked: the resend carries the same Message-ID.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html import escape
@@ -24,18 +25,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import mail
-from app.errors import TransientError
+from app.errors import DeliveryInProgress
 from app.extensions import db
 from app.models import Flight, Saga, SentEmail, User
 from app.models.types import utcnow
-
-CLAIM_SECONDS = 60
-
-
-class MailBusy(TransientError):
-    """Another delivery of this step is sending the same e-mail right now."""
-
-    reason = "mail_unavailable"
 
 
 def send_itinerary(saga: Saga) -> None:
@@ -62,10 +55,10 @@ def _send_once(saga: Saga, kind: str, compose: Callable[[Saga, Flight, EmailMess
     try:
         mail.send(message)
     except Exception:
-        # Let the next attempt send at once instead of waiting for this claim to go stale.
+        # Released for this step's own retry, which claims it again under the same fence.
         db.session.rollback()
-        db.session.execute(update(SentEmail).where(SentEmail.id == row.id, SentEmail.sent_at.is_(None))
-                           .values(claimed_at=utcnow() - timedelta(seconds=CLAIM_SECONDS)))
+        db.session.execute(update(SentEmail).where(SentEmail.id == row.id, SentEmail.sent_at.is_(None),
+                                                   SentEmail.fence == saga.fence).values(fence=None))
         db.session.commit()
         raise
     db.session.execute(update(SentEmail).where(SentEmail.id == row.id).values(sent_at=utcnow()))
@@ -73,35 +66,34 @@ def _send_once(saga: Saga, kind: str, compose: Callable[[Saga, Flight, EmailMess
 
 
 def _claim(saga: Saga, kind: str) -> SentEmail | None:
-    """This delivery's claim on the e-mail; None when it was sent already; MailBusy while another
-    delivery holds a fresh claim."""
-    now = utcnow()
+    """This delivery's claim on the e-mail; None when it was sent already; DeliveryInProgress while
+    another delivery under the same fence (or a newer one) holds it."""
+    busy = DeliveryInProgress(f"the {kind} e-mail is claimed by another delivery")
     row = db.session.execute(select(SentEmail).filter_by(saga_id=saga.id, kind=kind)).scalar_one_or_none()
     if row is None:
         recipient = db.session.get(User, saga.user_id).email
         domain = recipient.rpartition("@")[2] or "localhost"
-        row = SentEmail(saga_id=saga.id, kind=kind, recipient=recipient, fence=saga.fence, claimed_at=now,
-                        message_id=make_msgid(f"{kind}.{saga.id}", domain=domain))
+        row = SentEmail(saga_id=saga.id, kind=kind, recipient=recipient, fence=saga.fence,
+                        claimed_at=utcnow(), message_id=make_msgid(f"{kind}.{saga.id}", domain=domain))
         db.session.add(row)
         try:
             db.session.commit()
         except IntegrityError as exc:  # a duplicate delivery claimed it a moment ago
             db.session.rollback()
-            raise MailBusy(f"the {kind} e-mail is being sent by another delivery") from exc
+            raise busy from exc
         return row
     if row.sent_at is not None:
         return None
-    fresh = row.claimed_at > now - timedelta(seconds=CLAIM_SECONDS)
-    if row.fence > saga.fence or (row.fence == saga.fence and fresh):
-        raise MailBusy(f"the {kind} e-mail is being sent by another delivery")
+    if row.fence is not None and row.fence >= saga.fence:
+        raise busy
+    held_by = SentEmail.fence.is_(None) if row.fence is None else SentEmail.fence == row.fence
     taken = db.session.execute(
-        update(SentEmail).where(SentEmail.id == row.id, SentEmail.sent_at.is_(None),
-                                SentEmail.fence == row.fence, SentEmail.claimed_at == row.claimed_at)
-        .values(fence=saga.fence, claimed_at=now)
+        update(SentEmail).where(SentEmail.id == row.id, SentEmail.sent_at.is_(None), held_by)
+        .values(fence=saga.fence, claimed_at=utcnow())
     ).rowcount
     db.session.commit()
     if taken != 1:
-        raise MailBusy(f"the {kind} e-mail is being sent by another delivery")
+        raise busy
     db.session.refresh(row)
     return row
 

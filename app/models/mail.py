@@ -23,10 +23,8 @@ class SentEmail(db.Model):
     # The same Message-ID on every attempt, so a resend after a crash is recognisably the same mail.
     message_id: Mapped[str] = mapped_column(String(255))
     recipient: Mapped[str] = mapped_column(String(254))
-    # While a delivery is sending it: the saga's fence it was claimed under, and when. A delivery
-    # under a newer fence takes it over at once (the reconciler took the saga from its sender);
-    # one under the same fence only once it is older than CLAIM_SECONDS (app/itinerary.py).
-    # The server default keeps a row of code older than the column insertable during a deploy.
-    fence: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The saga's fence of the delivery sending it, and since when; None while none is (the last
+    # send failed). Only a delivery under a newer fence takes it over (app/itinerary.py).
+    fence: Mapped[int | None] = mapped_column(Integer, nullable=True)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

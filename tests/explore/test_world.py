@@ -115,3 +115,30 @@ def test_a_sender_killed_after_claiming_the_e_mail_holds_up_nothing_past_the_bou
         assert statuses(state)[0] == SagaStatus.CONFIRMED
         [saga] = state.world.sagas()
         assert [kind for kind, _ in state.world.mails_of(saga)] == ["itinerary"]
+
+
+def test_a_redelivery_of_a_sender_killed_after_claiming_defers_to_the_lease(tmp_path, monkeypatch):
+    """The same message again under the same fence (a pool process killed, its message requeued at
+    once): nothing tells it whether the claimer still works, so it stops and the lease decides."""
+    with explorer(tmp_path, monkeypatch) as machine:
+        state = booked(machine)
+        while state.pending[0].task != "send_itinerary":
+            state.deliver(pick=0)
+        state.deliver_with_fault(pick=0, kind="kill_before_call", at=0, redeliver=True)
+        assert [delivery.task for delivery in state.pending] == ["send_itinerary"]
+        state.teardown()
+        [saga] = state.world.sagas()
+        assert [kind for kind, _ in state.world.mails_of(saga)] == ["itinerary"]
+
+
+def test_a_booking_cancelled_before_its_itinerary_went_gets_only_the_cancellation(tmp_path, monkeypatch):
+    with explorer(tmp_path, monkeypatch) as machine:
+        state = booked(machine)
+        while state.pending[0].task != "send_itinerary":
+            state.deliver(pick=0)
+        state.cancel(pick=0)
+        state.teardown()
+        assert statuses(state)[0] == SagaStatus.CANCELLED
+        [saga] = state.world.sagas()
+        # send_itinerary had started (the pivot records its start), so its compensation ran.
+        assert [kind for kind, _ in state.world.mails_of(saga)] == ["cancellation"]

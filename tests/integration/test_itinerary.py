@@ -78,7 +78,7 @@ def test_duplicate_deliveries_send_one_e_mail(live_app, client, traveller, make_
     assert saga_log.load(saga_id).completed_at is not None
 
 
-def test_a_delivery_that_finds_the_e_mail_claimed_by_another_retries_instead_of_sending(
+def test_a_delivery_that_finds_the_e_mail_claimed_by_another_stops_instead_of_sending(
         live_app, client, traveller, make_flight, catcher, monkeypatch):
     from app.tasks import chains
 
@@ -88,13 +88,16 @@ def test_a_delivery_that_finds_the_e_mail_claimed_by_another_retries_instead_of_
     for name in definition.V2.action_names[:-1]:
         assert engine.run_step(saga_id, name, 1) == engine.Done()
     real_send = itinerary.mail.send
+    meanwhile = []
 
     def duplicate_meanwhile(message) -> None:  # a second delivery runs while the first is sending
-        assert isinstance(engine.run_step(saga_id, "send_itinerary", 1), engine.Retry)
+        meanwhile.append(engine.run_step(saga_id, "send_itinerary", 1))
         real_send(message)
 
     monkeypatch.setattr(itinerary.mail, "send", duplicate_meanwhile)
     assert engine.run_step(saga_id, "send_itinerary", 1) == engine.Done()
+    [stopped] = meanwhile  # not retried: its retries would keep a dead sender's lease alive
+    assert isinstance(stopped, engine.Fenced) and "claimed by another delivery" in stopped.reason
     assert len(catcher.messages()) == 1
 
 
@@ -135,9 +138,11 @@ def test_a_sender_killed_mid_send_leaves_no_claim_that_outlives_its_fence(
     assert saga_log.load(saga_id).completed_at is not None
 
 
-def test_a_duplicate_under_the_same_fence_waits_for_a_fresh_claim_and_takes_a_stale_one(
+def test_the_redelivery_of_a_sender_killed_mid_send_stops_and_the_takeover_sends(
         live_app, client, traveller, make_flight, catcher, monkeypatch):
-    """The fence cannot tell a live sender of the same fence from a dead one: its claim's age does."""
+    """The same message again under the same fence (a pool process killed, its message requeued at
+    once) cannot tell a dead sender from a slow one: it stops, and once the lease it no longer
+    renews lapses, the reconciler's takeover sends."""
     from app.tasks import chains
 
     monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
@@ -157,12 +162,12 @@ def test_a_duplicate_under_the_same_fence_waits_for_a_fresh_claim_and_takes_a_st
     db.session.remove()
     monkeypatch.setattr(itinerary.mail, "send", real_send)
 
-    assert isinstance(engine.run_step(saga_id, "send_itinerary", 1, 1), engine.Retry)
+    assert isinstance(engine.run_step(saga_id, "send_itinerary", 1), engine.Fenced)
     assert catcher.messages() == []
-    aged = utcnow() - timedelta(seconds=itinerary.CLAIM_SECONDS + 1)
-    db.session.execute(db.update(SentEmail).filter_by(saga_id=saga_id).values(claimed_at=aged))
-    db.session.commit()
-    assert engine.run_step(saga_id, "send_itinerary", 1, 2) == engine.Done()
+    assert recovery.stalled_sagas() == []  # the lease still runs
+    lapsed = utcnow() + timedelta(seconds=live_app.config["SAGA_LEASE_SECONDS"] + 1)
+    [plan] = recovery.stalled_sagas(now=lapsed)
+    assert engine.run_step(saga_id, "send_itinerary", plan.fence) == engine.Done()
     assert len(catcher.messages()) == 1
 
 
