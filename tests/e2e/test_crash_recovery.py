@@ -135,6 +135,33 @@ def test_worker_killed_mid_step_the_saga_still_ends(step, stack):
     assert len({mail["Message-ID"] for mail in stack.mail()}) == 1
 
 
+def test_a_pool_process_killed_mid_send_is_redelivered_and_the_saga_still_ends(stack):
+    """Only the pool processes die (the OOM killer's pick, say): the worker's main process requeues
+    the message at once (reject_on_worker_lost), and that redelivery, under the same fence, finds
+    the dead sender's claim on the e-mail. It stops; the takeover after the lease sends."""
+    worker = stack.start("worker", label="worker-1")
+    api = Api(stack.base_url)
+    headers = api.signup("pool-kill@example.com")
+    flight_id = first_flight(api)
+    saga_id = api.book(headers, flight_id, ["15A"])
+
+    def sending():
+        return any(step["name"] == "send_itinerary" and step["status"] == "running"
+                   for step in status_of(api, headers, saga_id)["steps"])
+    wait_for(sending, timeout=30, interval=0.02, what="send_itinerary in flight")
+    pool = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    assert pool, "the worker has no pool processes"
+    for pid in pool:
+        subprocess.run(["kill", "-9", pid], check=False)
+    killed_at = time.monotonic()
+
+    bodies = wait_terminal(api, headers, [saga_id])
+    assert time.monotonic() - killed_at < RECOVERY_BOUND
+    assert bodies[0]["status"] == "confirmed", bodies[0]
+    assert_invariants(stack, api, headers, bodies, flight_id)
+    assert len({mail["Message-ID"] for mail in stack.mail()}) == 1
+
+
 def test_booking_made_while_the_broker_is_down_runs_when_it_returns(tmp_path, private_redis):
     stack = make_stack(tmp_path, private_redis.url(0), private_redis.url(1), **QUICK_RETRIES)
     seed(stack)
