@@ -34,6 +34,18 @@ def traveller(make_user, auth_headers):
     return user, auth_headers(user)
 
 
+def confirmed_before_its_itinerary(client, traveller, make_flight, seat: str, monkeypatch) -> str:  # noqa: ANN001
+    """A booking run by hand (no chain) through its pivot, send_itinerary not yet delivered."""
+    from app.tasks import chains
+
+    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
+    _, headers = traveller
+    saga_id = book(client, headers, make_flight().id, [seat]).json["id"]
+    for name in definition.V2.action_names[:-1]:
+        assert engine.run_step(saga_id, name, 1) == engine.Done()
+    return saga_id
+
+
 def test_a_new_booking_runs_v2_and_the_traveller_gets_the_itinerary_with_its_ics(
         live_app, worker, client, traveller, make_flight, catcher):
     _, headers = traveller
@@ -63,13 +75,7 @@ def test_a_new_booking_runs_v2_and_the_traveller_gets_the_itinerary_with_its_ics
 
 
 def test_duplicate_deliveries_send_one_e_mail(live_app, client, traveller, make_flight, catcher, monkeypatch):
-    from app.tasks import chains
-
-    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
-    _, headers = traveller
-    saga_id = book(client, headers, make_flight().id, ["3C"]).json["id"]
-    for name in definition.V2.action_names[:-1]:
-        assert engine.run_step(saga_id, name, 1) == engine.Done()
+    saga_id = confirmed_before_its_itinerary(client, traveller, make_flight, "3C", monkeypatch)
     assert engine.run_step(saga_id, "send_itinerary", 1) == engine.Done()
     # A duplicate delivery: the saga is complete, so it is fenced off before it sends anything.
     assert engine.run_step(saga_id, "send_itinerary", 1) == engine.Fenced("the saga is confirmed")
@@ -80,13 +86,7 @@ def test_duplicate_deliveries_send_one_e_mail(live_app, client, traveller, make_
 
 def test_a_delivery_that_finds_the_e_mail_claimed_by_another_stops_instead_of_sending(
         live_app, client, traveller, make_flight, catcher, monkeypatch):
-    from app.tasks import chains
-
-    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
-    _, headers = traveller
-    saga_id = book(client, headers, make_flight().id, ["3D"]).json["id"]
-    for name in definition.V2.action_names[:-1]:
-        assert engine.run_step(saga_id, name, 1) == engine.Done()
+    saga_id = confirmed_before_its_itinerary(client, traveller, make_flight, "3D", monkeypatch)
     real_send = itinerary.mail.send
     meanwhile = []
 
@@ -105,28 +105,25 @@ class Killed(BaseException):
     """The worker process died: nothing of this delivery runs on, not even its except clauses."""
 
 
+def killed_mid_send(saga_id: str, monkeypatch) -> None:  # noqa: ANN001 - pytest's MonkeyPatch
+    """send_itinerary's first delivery under fence 1 dies inside the SMTP hand-off, its claim made."""
+    def die(message) -> None:  # noqa: ANN001 - an EmailMessage
+        raise Killed
+
+    with monkeypatch.context() as dying:
+        dying.setattr(itinerary.mail, "send", die)
+        with pytest.raises(Killed):
+            engine.run_step(saga_id, "send_itinerary", 1)
+    db.session.rollback()  # what a dead worker leaves: nothing of its session
+    db.session.remove()
+
+
 def test_a_sender_killed_mid_send_leaves_no_claim_that_outlives_its_fence(
         live_app, client, traveller, make_flight, catcher, monkeypatch):
     """Its claim is held under the fence it was sent with: once the reconciler takes the saga over
     (the lease lapsed), the re-drive sends at once instead of waiting for the claim to age."""
-    from app.tasks import chains
-
-    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
-    _, headers = traveller
-    saga_id = book(client, headers, make_flight().id, ["3E"]).json["id"]
-    for name in definition.V2.action_names[:-1]:
-        assert engine.run_step(saga_id, name, 1) == engine.Done()
-    real_send = itinerary.mail.send
-
-    def die(message) -> None:
-        raise Killed
-
-    monkeypatch.setattr(itinerary.mail, "send", die)
-    with pytest.raises(Killed):
-        engine.run_step(saga_id, "send_itinerary", 1)
-    db.session.rollback()
-    db.session.remove()
-    monkeypatch.setattr(itinerary.mail, "send", real_send)
+    saga_id = confirmed_before_its_itinerary(client, traveller, make_flight, "3E", monkeypatch)
+    killed_mid_send(saga_id, monkeypatch)
 
     lapsed = utcnow() + timedelta(seconds=live_app.config["SAGA_LEASE_SECONDS"] + 1)
     [plan] = recovery.stalled_sagas(now=lapsed)
@@ -143,24 +140,8 @@ def test_the_redelivery_of_a_sender_killed_mid_send_stops_and_the_takeover_sends
     """The same message again under the same fence (a pool process killed, its message requeued at
     once) cannot tell a dead sender from a slow one: it stops, and once the lease it no longer
     renews lapses, the reconciler's takeover sends."""
-    from app.tasks import chains
-
-    monkeypatch.setattr(chains, "start", lambda saga_id, fence, version=None: None)
-    _, headers = traveller
-    saga_id = book(client, headers, make_flight().id, ["3F"]).json["id"]
-    for name in definition.V2.action_names[:-1]:
-        assert engine.run_step(saga_id, name, 1) == engine.Done()
-    real_send = itinerary.mail.send
-
-    def die(message) -> None:
-        raise Killed
-
-    monkeypatch.setattr(itinerary.mail, "send", die)
-    with pytest.raises(Killed):
-        engine.run_step(saga_id, "send_itinerary", 1)
-    db.session.rollback()
-    db.session.remove()
-    monkeypatch.setattr(itinerary.mail, "send", real_send)
+    saga_id = confirmed_before_its_itinerary(client, traveller, make_flight, "3F", monkeypatch)
+    killed_mid_send(saga_id, monkeypatch)
 
     assert isinstance(engine.run_step(saga_id, "send_itinerary", 1), engine.Fenced)
     assert catcher.messages() == []
