@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -18,8 +18,8 @@ from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
 from app.extensions import db, keeping_loaded, lock_rows
-from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStep, StepKind, Ticket, User
-from app.models.types import utcnow
+from app.models import Flight, Hold, IdempotencyKey, Saga, SagaStatus, SagaStep, StepKind, StepStatus, Ticket, User
+from app.models.types import new_uuid, utcnow
 from app.participants import payment_client
 
 log = logging.getLogger("saga")
@@ -100,35 +100,40 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
     card = body["payment"]
     token = payment_client().tokenize(card["card_number"], card["exp_month"], card["exp_year"], card["cvc"])
 
+    now = utcnow()
     grace = timedelta(seconds=current_app.config["SAGA_PENDING_GRACE_SECONDS"])
     definition = definitions.current()
+    # Every column given here, defaults too: the rows go in as table-level INSERTs (the session's
+    # unit of work cost 1.3 ms of CPU for five rows known in full, these 0.5), and the answer is
+    # this object as written: never added to the session, it is not reloaded or flushed.
     saga = Saga(
-        user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None, seats=seats,
-        passengers=body.get("passengers") or [], amount=priced.amount, currency=priced.currency,
-        miles=priced.miles, card_token=token.token, card_brand=token.brand, card_last4=token.last4,
-        client_address=client_address,
+        id=new_uuid(), user_id=user.id, flight_id=flight.id, hold_id=hold.id if hold else None,
+        seats=seats, passengers=body.get("passengers") or [], amount=priced.amount,
+        currency=priced.currency, miles=priced.miles, card_token=token.token, card_brand=token.brand,
+        card_last4=token.last4, client_address=client_address, status=SagaStatus.PENDING,
+        failure_step=None, failure_reason=None, failure_detail=None, payment_authorization_id=None,
+        miles_award_id=None, version=1, created_at=now, updated_at=now, progressed_at=now,
         # Not enqueued within the grace (the broker was down), the reconciler starts it.
-        fence=1, lease_expires_at=utcnow() + grace, definition_version=definition.version,
-        # Given before the flush: assigned after it, the (empty) collection would be read first;
-        # and a new saga has no ticket, which the answer would otherwise read.
-        steps=[SagaStep(name=name, kind=StepKind.ACTION, position=position)
+        fence=1, lease_expires_at=now + grace, pivoted_at=None, completed_at=None,
+        definition_version=definition.version, ticket=None,
+        steps=[SagaStep(name=name, kind=StepKind.ACTION, position=position, status=StepStatus.PENDING,
+                        attempts=0, started_at=None, finished_at=None, error_code=None,
+                        error_message=None, task_id=None)
                for position, name in enumerate(definition.action_names, 1)],
-        ticket=None,
     )
-    db.session.add(saga)
-    db.session.flush()
-    if hold is not None:
-        _adopt(hold, saga)
-    if idempotency_key:
-        if claimed is not None:  # expired (else it was replayed above), and not pruned yet
-            _drop_expired_claim(user, idempotency_key)
-        ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
-        db.session.add(IdempotencyKey(user_id=user.id, key=idempotency_key, request_hash=fingerprint,
-                                      saga_id=saga.id, expires_at=utcnow() + ttl))
     try:
-        # The answer shows the saga as it was created, read from what was just written: no
-        # reload of the saga and its steps after the commit.
-        with keeping_loaded():
+        db.session.execute(insert(Saga.__table__), [_row(saga)])
+        db.session.execute(insert(SagaStep.__table__), [{**_row(step), "saga_id": saga.id} for step in saga.steps])
+        if hold is not None:
+            _adopt(hold, saga)
+        if idempotency_key:
+            if claimed is not None:  # expired (else it was replayed above), and not pruned yet
+                _drop_expired_claim(user, idempotency_key)
+            ttl = timedelta(seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"])
+            db.session.execute(insert(IdempotencyKey.__table__), [{
+                "user_id": user.id, "key": idempotency_key, "request_hash": fingerprint,
+                "saga_id": saga.id, "created_at": now, "expires_at": now + ttl}])
+        with keeping_loaded():  # what the request read stays as it was (nothing reads it again)
             db.session.commit()
     except IntegrityError:
         # A concurrent retry with the same key won the claim: answer with its booking.
@@ -139,6 +144,13 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
         return Started(existing, replayed=True)
     log.info("saga %s created", saga.id, extra={"saga_id": saga.id})
     return Started(saga, replayed=False)
+
+
+def _row(obj) -> dict:
+    """The column values of a new object, by column (a key left unset, None, is the database's to
+    assign)."""
+    return {prop.columns[0].key: getattr(obj, prop.key) for prop in inspect(type(obj)).column_attrs
+            if not (prop.columns[0].primary_key and getattr(obj, prop.key) is None)}
 
 
 def _admit(user: User, flight: Flight, seats: list[str], hold: Hold | None, address: str | None) -> None:
