@@ -75,17 +75,24 @@ SETTLED = (StepStatus.SUCCEEDED, StepStatus.DEBT)
 
 
 # What a step reads besides the saga row: its steps (the engine's checks) and its hold (every step
-# before the pivot keeps it long enough, and the pivot consumes it).
-_FOR_A_STEP = (joinedload(Saga.steps), joinedload(Saga.hold))
+# before the pivot keeps it long enough, and the pivot consumes it). Built once: Session.get builds
+# and annotates its statement anew on every call, a quarter of the read's CPU.
+@cache
+def _step_read():
+    return (select(Saga).where(Saga.id == bindparam("saga_id"))
+            .options(joinedload(Saga.steps), joinedload(Saga.hold))
+            .execution_options(populate_existing=True))
 
 
 def load(saga_id: str, *, for_step: bool = False) -> Saga | None:
     """The saga as the database has it now, not as this session last saw it (with what a step
     reads in the same query, when the caller runs one)."""
     db.session.expire_all()
+    if for_step:
+        return db.session.execute(_step_read(), {"saga_id": saga_id}).unique().scalar_one_or_none()
     # populate_existing: a saga this session already holds is read with the same query (an expired
-    # object would otherwise be refreshed on its own, and its steps and hold lazy-loaded after it).
-    return db.session.get(Saga, saga_id, options=_FOR_A_STEP if for_step else (), populate_existing=True)
+    # object would otherwise be refreshed on its own).
+    return db.session.get(Saga, saga_id, populate_existing=True)
 
 
 def lease(extra_seconds: float = 0, now: datetime | None = None) -> datetime:
