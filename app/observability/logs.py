@@ -109,10 +109,10 @@ def build_handler(fmt: str = "json", stream: IO[str] | None = None) -> logging.H
         raise ValueError(f"LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(HANDLER_NAME)
+    if fmt == "text":  # first: a line dropped is never given its context or redacted
+        handler.addFilter(RoutineFilter())
     handler.addFilter(TaskContextFilter())
     handler.addFilter(RedactFilter())
-    if fmt == "text":
-        handler.addFilter(RoutineFilter())
     handler.setFormatter(json_formatter() if fmt == "json" else TextFormatter())
     return handler
 
@@ -126,6 +126,12 @@ def configure(fmt: str = "json", level: str | int = "INFO", stream: IO[str] | No
     handler = build_handler(fmt, stream)
     root.addHandler(handler)
     root.setLevel(level)
+    # Text above DEBUG drops the routine loggers' INFO lines anyway: at WARNING they are not even
+    # built (Celery checks its level once per task type and then skips each line's dict and
+    # message, on every task). JSON keeps them all.
+    quiet = fmt == "text" and root.getEffectiveLevel() > logging.DEBUG
+    for name in ROUTINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
     # Python's warnings (Celery's warning about running as root, deprecations) as log lines too.
     logging.captureWarnings(True)
     return handler

@@ -180,3 +180,21 @@ def test_json_mode_keeps_every_line_and_field(capture):
         handler.handle(record)
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert len(events) == 5 and events[-1]["attempt"] == 1 and events[-1]["saga_id"] == "s-1"
+
+
+@pytest.mark.parametrize(("fmt", "level", "built"), [("text", "INFO", False), ("text", "DEBUG", True),
+                                                     ("json", "INFO", True)])
+def test_routine_lines_are_not_even_built_when_text_drops_them(fmt, level, built):
+    root = logging.getLogger()
+    before = root.level, list(root.handlers)
+    try:
+        logs.configure(fmt, level, io.StringIO())
+        for name in logs.ROUTINE_LOGGERS:
+            assert logging.getLogger(name).isEnabledFor(logging.INFO) is built
+        assert logging.getLogger("saga").isEnabledFor(logging.INFO)
+        assert logging.getLogger("celery.app.trace").isEnabledFor(logging.WARNING)
+    finally:
+        logs.configure("json", before[0], io.StringIO())
+        root.handlers[:] = before[1]
+        for name in logs.ROUTINE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
