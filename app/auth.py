@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from functools import wraps
+from functools import cache, wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from flask import Flask, current_app, g, request, session
 from flask_login import LoginManager
 from flask_login import current_user as session_user
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
 from app.errors import Refusal
 from app.extensions import db
@@ -70,12 +70,15 @@ def bearer_token() -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+# Every API request reads it: built once (building a statement cost about as much as running it).
+@cache
+def _token_read():
+    return (select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def _user_for_token(raw_token: str) -> User | None:
-    row = db.session.execute(
-        db.select(User, ApiToken)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(raw_token))
-    ).first()
+    row = db.session.execute(_token_read(), {"token_hash": _digest(raw_token)}).first()
     if row is None:
         return None
     user, token = row

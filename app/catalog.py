@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Row, and_, bindparam, case, exists, func, or_, select
 
 from app.errors import SalesClosed
 from app.extensions import db
@@ -68,15 +69,25 @@ class Quote:
     miles: int
 
 
-def quote(flight: Flight, seat_numbers: list[str]) -> Quote:
-    """Price and miles of `seat_numbers` on `flight` (SPEC §2); unknown seats raise KeyError."""
-    cabins = dict(
-        db.session.execute(
-            db.select(Seat.number, Seat.cabin).where(
-                Seat.flight_id == flight.id, Seat.number.in_(seat_numbers)
-            )
-        ).all()
-    )
+@cache
+def _seat_read():
+    """Number, cabin and blocked of some seats of a flight: built once, every booking reads it."""
+    return (select(Seat.number, Seat.cabin, Seat.blocked)
+            .where(Seat.flight_id == bindparam("flight_id"),
+                   Seat.number.in_(bindparam("numbers", expanding=True))))
+
+
+def seat_rows(flight_id: int, seat_numbers: list[str]) -> dict[str, Row]:
+    """The rows of those of `seat_numbers` that `flight_id` has, by number."""
+    return {row.number: row for row in db.session.execute(
+        _seat_read(), {"flight_id": flight_id, "numbers": list(seat_numbers)})}
+
+
+def quote(flight: Flight, seat_numbers: list[str], seats: dict[str, Row] | None = None) -> Quote:
+    """Price and miles of `seat_numbers` on `flight` (SPEC §2); unknown seats raise KeyError.
+    `seats`: their seat_rows(), when the caller has read them already."""
+    seats = seat_rows(flight.id, seat_numbers) if seats is None else seats
+    cabins = {number: row.cabin for number, row in seats.items()}
     unknown = [number for number in seat_numbers if number not in cabins]
     if unknown:
         raise KeyError(unknown)

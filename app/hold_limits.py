@@ -14,9 +14,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from app.errors import HoldLimitReached
 from app.extensions import db
@@ -86,25 +87,29 @@ def check(user: User, address: str | None, flight_id: int, seats: int) -> None:
                        f"wait for a hold to expire.")
 
 
+# Built once per shape (with or without the caller's address): every booking and hold reads them.
+@cache
+def _claim_reads(by_address: bool):
+    actor_holds = [Hold.user_id == bindparam("user_id")]
+    actor_sagas = [Saga.user_id == bindparam("user_id")]
+    if by_address:
+        actor_holds.append(Hold.client_address == bindparam("address"))
+        actor_sagas.append(Saga.client_address == bindparam("address"))
+    holds = (select(Hold.user_id, Hold.client_address, Hold.flight_id, Hold.seats, Hold.expires_at)
+             .where(Hold.active_clause(bindparam("now")), or_(*actor_holds)))
+    # A direct booking counts from its POST until its saga's hold (counted by the first) exists.
+    waiting = (select(Saga.user_id, Saga.client_address, Saga.flight_id, Saga.seats)
+               .where(Saga.status.in_((SagaStatus.PENDING, SagaStatus.RUNNING)), Saga.hold_id.is_(None),
+                      ~exists().where(Hold.saga_id == Saga.id), or_(*actor_sagas)))
+    return holds, waiting
+
+
 def _claims(user_id: int, address: str | None, now: datetime) -> Iterable[Claim]:
-    actor_holds = [Hold.user_id == user_id]
-    actor_sagas = [Saga.user_id == user_id]
-    if address is not None:
-        actor_holds.append(Hold.client_address == address)
-        actor_sagas.append(Saga.client_address == address)
-    holds = db.session.execute(
-        select(Hold.user_id, Hold.client_address, Hold.flight_id, Hold.seats, Hold.expires_at)
-        .where(Hold.active_clause(now), or_(*actor_holds))
-    )
-    for row in holds:
+    holds, waiting = _claim_reads(address is not None)
+    params = {"user_id": user_id, "address": address, "now": now}
+    for row in db.session.execute(holds, params):
         yield Claim(row.user_id, row.client_address, row.flight_id, len(row.seats), row.expires_at)
-    # A direct booking counts from its POST until its saga's hold (counted above) exists.
-    waiting = db.session.execute(
-        select(Saga.user_id, Saga.client_address, Saga.flight_id, Saga.seats)
-        .where(Saga.status.in_((SagaStatus.PENDING, SagaStatus.RUNNING)), Saga.hold_id.is_(None),
-               ~exists().where(Hold.saga_id == Saga.id), or_(*actor_sagas))
-    )
-    for row in waiting:
+    for row in db.session.execute(waiting, params):
         yield Claim(row.user_id, row.client_address, row.flight_id, len(row.seats), None)
 
 

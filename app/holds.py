@@ -18,18 +18,19 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import hold_limits, seat_holds
-from app.catalog import check_sales_open, quote
+from app.catalog import check_sales_open, quote, seat_rows
 from app.errors import HoldInUse, HoldLimitReached, HoldRejected, HoldStoreUnavailable, SeatUnavailable
 from app.extensions import db, get_redis, lock_rows
-from app.models import Flight, Hold, HoldStatus, Seat, TicketSeat, User
+from app.models import Flight, Hold, HoldStatus, TicketSeat, User
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def take_hold(
     ttl = timedelta(seconds=config["HOLD_TTL_SECONDS"] if ttl_seconds is None else ttl_seconds)
     if ttl <= timedelta(0):
         raise ValueError(f"a hold TTL must be positive, not {ttl_seconds} s")
-    _validate_seats(flight_id, seats, config["MAX_SEATS_PER_HOLD"])
+    rows = _validate_seats(flight_id, seats, config["MAX_SEATS_PER_HOLD"])
     r = get_redis()
     token = hold_token(saga_id)
     acquired = False
@@ -78,7 +79,7 @@ def take_hold(
             check_sales_open(flight)
             _check_limit(user_id, config["MAX_ACTIVE_HOLDS"])
             hold_limits.check(db.session.get(User, user_id), client_address, flight_id, len(seats))
-        price = quote(flight, seats)
+        price = quote(flight, seats, rows)
         # Taken before the keys are set, so the row never outlives its keys.
         expires_at = utcnow() + ttl
         with hold_store_errors():
@@ -249,7 +250,8 @@ def sweep_expired(now: datetime | None = None, batch: int = 500) -> list[str]:
             redis_up = _delete_keys_of_rows(rows)
 
 
-def _validate_seats(flight_id: int, seats: list[str], max_seats: int) -> None:
+def _validate_seats(flight_id: int, seats: list[str], max_seats: int) -> dict[str, Row]:
+    """The seats' rows (for their price), once they are known to be seats that can be held."""
     if not seats:
         raise HoldRejected("Choose at least one seat.", {"seats": ["Choose at least one seat."]})
     if len(seats) > max_seats:
@@ -259,11 +261,8 @@ def _validate_seats(flight_id: int, seats: list[str], max_seats: int) -> None:
     duplicates = [seat for seat, count in Counter(seats).items() if count > 1]
     if duplicates:
         messages.append(f"Listed more than once: {', '.join(duplicates)}.")
-    blocked_by_number = dict(
-        db.session.execute(
-            select(Seat.number, Seat.blocked).where(Seat.flight_id == flight_id, Seat.number.in_(seats))
-        ).all()
-    )
+    rows = seat_rows(flight_id, seats)
+    blocked_by_number = {number: row.blocked for number, row in rows.items()}
     unknown = [seat for seat in dict.fromkeys(seats) if seat not in blocked_by_number]
     if unknown:
         messages.append(f"Not on this flight's seat map: {', '.join(unknown)}.")
@@ -272,6 +271,7 @@ def _validate_seats(flight_id: int, seats: list[str], max_seats: int) -> None:
         messages.append(f"Not for sale: {', '.join(blocked)}.")
     if messages:
         raise HoldRejected("These seats cannot be held.", {"seats": messages})
+    return rows
 
 
 def _check_limit(user_id: int, limit: int) -> None:
@@ -288,24 +288,28 @@ def _check_limit(user_id: int, limit: int) -> None:
         raise HoldLimitReached(limit, retry_after=max(1, wait))
 
 
+@cache
+def _taken_reads(for_saga: bool):
+    """The reads of _taken_in_sql, built once per shape (every reserve_seat runs them)."""
+    others = select(Hold.seats).where(Hold.flight_id == bindparam("flight_id"),
+                                      Hold.active_clause(bindparam("now")))
+    if for_saga:
+        others = others.where((Hold.saga_id != bindparam("saga_id")) | Hold.saga_id.is_(None))
+    sold = select(TicketSeat.seat_number).where(
+        TicketSeat.flight_id == bindparam("flight_id"), TicketSeat.active_clause(),
+        TicketSeat.seat_number.in_(bindparam("seats", expanding=True)))
+    return others, sold
+
+
 def _taken_in_sql(flight_id: int, seats: list[str], saga_id: str | None = None) -> list[str]:
     """The seats an active hold row (not this saga's own) or an active ticket already covers."""
     wanted = set(seats)
     covered: set[str] = set()
-    others = select(Hold.seats).where(Hold.flight_id == flight_id, Hold.active_clause())
-    if saga_id is not None:
-        others = others.where((Hold.saga_id != saga_id) | Hold.saga_id.is_(None))
-    for held in db.session.scalars(others):
+    others, sold = _taken_reads(saga_id is not None)
+    params = {"flight_id": flight_id, "now": utcnow(), "saga_id": saga_id, "seats": list(seats)}
+    for held in db.session.scalars(others, params):
         covered.update(wanted.intersection(held))
-    covered.update(
-        db.session.scalars(
-            select(TicketSeat.seat_number).where(
-                TicketSeat.flight_id == flight_id,
-                TicketSeat.active_clause(),
-                TicketSeat.seat_number.in_(seats),
-            )
-        )
-    )
+    covered.update(db.session.scalars(sold, params))
     return [seat for seat in seats if seat in covered]
 
 

@@ -60,4 +60,4 @@ class Hold(db.Model):
     @staticmethod
     def active_clause(now: datetime | None = None):
         """The SQL predicate of an active hold: expiry needs no sweep to take effect."""
-        return (Hold.status == HoldStatus.HELD) & (Hold.expires_at > (now or utcnow()))
+        return (Hold.status == HoldStatus.HELD) & (Hold.expires_at > (utcnow() if now is None else now))
