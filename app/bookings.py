@@ -69,6 +69,11 @@ def _claim_read():
 
 
 @cache
+def _booking_read():
+    return select(Saga).where(Saga.id == bindparam("saga_id")).options(*_BOOKING_SHOWN)
+
+
+@cache
 def _state_read():
     return (select(Saga.id, Saga.version, Saga.status, Saga.completed_at, Saga.user_id)
             .where(Saga.id == bindparam("saga_id")))
@@ -248,8 +253,7 @@ def _may_see(user: User, owner_id: int) -> bool:
 
 def find_booking(user: User, saga_id: str) -> Saga | None:
     """The booking if the caller may see it, with all that it shows."""
-    saga = db.session.execute(
-        select(Saga).where(Saga.id == saga_id).options(*_BOOKING_SHOWN)).unique().scalar_one_or_none()
+    saga = db.session.execute(_booking_read(), {"saga_id": saga_id}).unique().scalar_one_or_none()
     return saga if saga is not None and _may_see(user, saga.user_id) else None
 
 
@@ -261,6 +265,10 @@ class BookingState:
     version: int
     status: str
     completed_at: datetime | None
+
+    @classmethod
+    def of(cls, saga: Saga) -> BookingState:
+        return cls(saga.id, saga.version, saga.status, saga.completed_at)
 
 
 def booking_state(user: User, saga_id: str) -> BookingState | None:

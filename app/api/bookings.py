@@ -113,31 +113,38 @@ def get_booking(saga_id: UUID):
     """
     wait = _preferred_wait()
     applied = {} if wait is None else {"Preference-Applied": f"wait={wait}"}
+    saga = None
     if request.if_none_match:
         # A client that has the booking asks whether it changed: one row of four columns answers
         # that, and a 304 needs nothing more.
-        state = _state_after(saga_id, wait)
+        state, saga = _state_after(saga_id, wait)
         if request.if_none_match.contains_weak(etag(state)):
             return Response(status=304, headers={**booking_headers(state), **applied})
-    saga = _own_booking(saga_id, admin_sees_all=True)
+    if saga is None:
+        saga = _own_booking(saga_id, admin_sees_all=True)
     return saga, 200, {**booking_headers(saga), **applied}
 
 
-def _state_after(saga_id: UUID, wait: int | None) -> bookings.BookingState:
+def _state_after(saga_id: UUID, wait: int | None) -> tuple[bookings.BookingState, Saga | None]:
     """The booking's state now, or once the long poll is over: for up to `wait` seconds while
-    _keeps_waiting() says so."""
+    _keeps_waiting() says so; and the booking itself, if the poll last read it whole."""
     if wait is None:
-        return _own_state(saga_id)
+        return _own_state(saga_id), None
     deadline = time.monotonic() + wait
+    saga = None
     # Watching before the read: a change between the read and the wait still wakes it.
     with status_watch.watcher().watching(str(saga_id)) as changed:
         state = _own_state(saga_id)
         while _keeps_waiting(state) and (left := deadline - time.monotonic()) > 0:
             db.session.rollback()  # no connection or snapshot is held while waiting
-            changed.wait(left)
+            woken = changed.wait(left)
             changed.clear()
-            state = _own_state(saga_id)
-    return state
+            if woken:  # the status changed: the answer is nearly always the booking, read it whole
+                saga = _own_booking(saga_id, admin_sees_all=True)
+                state = bookings.BookingState.of(saga)
+            else:
+                saga, state = None, _own_state(saga_id)
+    return state, saga
 
 
 def _keeps_waiting(state: bookings.BookingState) -> bool:

@@ -3,6 +3,9 @@ already know."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from app import engine
@@ -93,3 +96,31 @@ def test_the_status_reads_a_booking_with_its_steps_and_its_ticket_seats_in_one_s
     assert len(selects) == 2, selects
     assert [step["name"] for step in booking["steps"]] == [*ACTIONS, "send_itinerary"]
     assert sorted(booking["ticket"]["seats"]) == ["12A", "12B"]
+
+
+def test_a_long_poll_woken_by_the_outcome_reads_the_booking_once_and_its_state_once(
+        live_app, client, running_saga, make_user, auth_headers):
+    """Woken, the status has changed and the answer is the booking: read whole, not as its state
+    first and then whole."""
+    saga_id = running_saga.id
+    location, admin = f"/api/v1/bookings/{saga_id}", auth_headers(make_user(is_admin=True))
+    etag = client.get(location, headers=admin).headers["ETag"]
+    db.session.remove()
+
+    def confirm_later() -> None:
+        time.sleep(0.3)
+        with live_app.app_context():
+            for name in ACTIONS:
+                assert engine.run_step(saga_id, name, fence=1) == engine.Done()
+
+    mover = threading.Thread(target=confirm_later)
+    with statements_sent("SELECT") as selects:
+        mover.start()
+        answer = client.get(location, headers={**admin, "Prefer": "wait=10", "If-None-Match": etag})
+        mover.join()
+
+    assert answer.status_code == 200 and answer.json["status"] == "confirmed"
+    state_reads = [sql for sql in selects if sql.startswith("SELECT sagas.id, sagas.version, sagas.status,")]
+    booking_reads = [sql for sql in _from("sagas", selects) if "JOIN tickets" in sql]
+    assert len(state_reads) == 1, state_reads  # before the wait
+    assert len(booking_reads) == 1, booking_reads  # after it
