@@ -11,14 +11,14 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, inspect, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app import definitions, hold_limits
 from app.catalog import check_sales_open, quote, sales_closed
 from app.errors import HoldLimitReached, Refusal
-from app.extensions import db, keeping_loaded, lock_rows
+from app.extensions import column_values, db, keeping_loaded, lock_rows
 from app.models import (
     Flight,
     Hold,
@@ -152,9 +152,9 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
                for position, name in enumerate(definition.action_names, 1)],
     )
     try:
-        db.session.execute(insert(Saga.__table__), [_row(saga)])
+        db.session.execute(insert(Saga.__table__), [column_values(saga)])
         db.session.execute(insert(SagaStep.__table__),
-                           [{**_row(step), "saga_id": saga.id} for step in saga.steps])
+                           [{**column_values(step), "saga_id": saga.id} for step in saga.steps])
         if hold is not None:
             _adopt(hold, saga)
         if idempotency_key:
@@ -175,13 +175,6 @@ def start_booking(user: User, body: dict, idempotency_key: str | None,
         return Started(existing, replayed=True)
     log.info("saga %s created", saga.id, extra={"saga_id": saga.id})
     return Started(saga, replayed=False)
-
-
-def _row(obj) -> dict:
-    """The column values of a new object, by column (a key left unset, None, is the database's to
-    assign)."""
-    return {prop.columns[0].key: getattr(obj, prop.key) for prop in inspect(type(obj)).column_attrs
-            if not (prop.columns[0].primary_key and getattr(obj, prop.key) is None)}
 
 
 def _admit(user: User, flight: Flight, seats: list[str], hold: Hold | None, address: str | None) -> None:
