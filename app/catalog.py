@@ -83,11 +83,11 @@ def seat_rows(flight_id: int, seat_numbers: list[str]) -> dict[str, Row]:
         _seat_read(), {"flight_id": flight_id, "numbers": list(seat_numbers)})}
 
 
-def quote(flight: Flight, seat_numbers: list[str], seats: dict[str, Row] | None = None) -> Quote:
+def quote(flight: Flight, seat_numbers: list[str], rows: dict[str, Row] | None = None) -> Quote:
     """Price and miles of `seat_numbers` on `flight` (SPEC §2); unknown seats raise KeyError.
-    `seats`: their seat_rows(), when the caller has read them already."""
-    seats = seat_rows(flight.id, seat_numbers) if seats is None else seats
-    cabins = {number: row.cabin for number, row in seats.items()}
+    `rows`: their seat_rows(), when the caller has read them already."""
+    rows = seat_rows(flight.id, seat_numbers) if rows is None else rows
+    cabins = {number: row.cabin for number, row in rows.items()}
     unknown = [number for number in seat_numbers if number not in cabins]
     if unknown:
         raise KeyError(unknown)
