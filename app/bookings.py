@@ -70,7 +70,10 @@ def _claim_read():
 
 @cache
 def _booking_read():
-    return select(Saga).where(Saga.id == bindparam("saga_id")).options(*_BOOKING_SHOWN)
+    # populate_existing: a long poll reads the booking again after each wake, as it is now (the
+    # session keeps what it loaded across the wait: app/api/bookings.py _state_after).
+    return (select(Saga).where(Saga.id == bindparam("saga_id")).options(*_BOOKING_SHOWN)
+            .execution_options(populate_existing=True))
 
 
 @cache

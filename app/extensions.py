@@ -35,6 +35,15 @@ def keeping_loaded() -> Iterator[None]:
         session.expire_on_commit = True
 
 
+def end_read() -> None:
+    """End the transaction of a read, keeping what it loaded: the connection goes back to the pool
+    (no snapshot or connection is held while the caller waits on something else), and the next
+    statement starts a transaction of its own (SQLite cannot upgrade a stale read snapshot to a
+    write). A rollback would do the first two, but expire every loaded object, to be read again."""
+    with keeping_loaded():
+        db.session.commit()
+
+
 def column_values(obj) -> dict:
     """A new object's columns, by column, for a table-level INSERT of a row its writer knows in
     full (defaults too): cheaper than the unit of work, and the object, never added to the

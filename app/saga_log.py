@@ -19,7 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from app import definitions, status_watch
 from app.errors import failure_reason
-from app.extensions import db, get_redis, keeping_loaded
+from app.extensions import db, end_read, get_redis, keeping_loaded
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
 from app.observability import metrics
@@ -177,7 +177,7 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
         db.session.rollback()
         status_before = db.session.execute(select(Saga.status).where(Saga.id == saga_id)).scalar_one_or_none()
     else:
-        _end_read()
+        end_read()
     # pending -> running at the first action; a confirmed saga stays confirmed while its follow-ups run.
     starts = kind == StepKind.ACTION and status_before == SagaStatus.PENDING
     moves = {"status": SagaStatus.RUNNING} if starts else {}
@@ -203,21 +203,13 @@ def start_step(saga_id: str, fence: int, name: str, kind: str, task_id: str | No
 def resume_started(saga: Saga, name: str, task_id: str) -> None:
     """Begin the attempt of `name` that the step before it recorded (finish_step's `start_next`):
     nothing to write, only the read's transaction to end."""
-    _end_read()
+    end_read()
     _attempt_logged(saga.id, name, saga.step(name).attempts, task_id)
 
 
 def _attempt_logged(saga_id: str, name: str, attempts: int, task_id: str | None) -> None:
     log.info("saga %s: %s attempt %d", saga_id, name, attempts,
              extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
-
-
-def _end_read() -> None:
-    """End the transaction of the read that found the saga current, keeping the saga loaded, so that
-    the next fenced write starts a transaction of its own (SQLite cannot upgrade a stale read
-    snapshot to a write)."""
-    with keeping_loaded():
-        db.session.commit()
 
 
 def facts_written(saga: Saga) -> dict[str, object]:

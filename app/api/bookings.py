@@ -16,7 +16,7 @@ from app.api.schemas.bookings import BookingPageSchema, BookingRequestSchema, Bo
 from app.api.schemas.common import PageArgsSchema
 from app.auth import require_user
 from app.errors import Refusal
-from app.extensions import db
+from app.extensions import end_read
 from app.models import TERMINAL, Saga, SagaStatus
 from app.tasks import chains
 
@@ -136,7 +136,7 @@ def _state_after(saga_id: UUID, wait: int | None) -> tuple[bookings.BookingState
     with status_watch.watcher().watching(str(saga_id)) as changed:
         state = _own_state(saga_id)
         while _keeps_waiting(state) and (left := deadline - time.monotonic()) > 0:
-            db.session.rollback()  # no connection or snapshot is held while waiting
+            end_read()  # no connection or snapshot is held while waiting; the caller stays loaded
             woken = changed.wait(left)
             changed.clear()
             if woken:  # the status changed: the answer is nearly always the booking, read it whole

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app import engine, saga_log
+from app import engine, saga_log, status_watch
 from app.extensions import db
 from app.models import Saga, StepKind, StepStatus
 from tests.conftest import APPROVED, book, card
@@ -174,6 +174,26 @@ def test_a_long_poll_waits_through_running_and_answers_with_the_outcome(
     assert answer.status_code == 200 and answer.json["status"] == outcome
     assert answer.headers["Preference-Applied"] == "wait=10"
     assert 0.7 < waited < 5, waited  # through running, woken by the outcome, not the end of the wait
+
+
+def test_a_long_poll_woken_with_nothing_new_reads_the_booking_afresh_at_the_next_wake(
+        live_app, client, make_saga, make_user, auth_headers):
+    """A wake that finds the booking still running (its subscriber restarted, say) waits on; the
+    booking read at the next wake is the one in the database, not the one read at the first."""
+    saga_id, location, headers = _watched(make_saga, make_user, auth_headers)
+    assert engine.run_step(saga_id, "reserve_seat", 1) == engine.Done()
+    running = client.get(location, headers=headers)
+
+    def wake_then_confirm() -> None:
+        time.sleep(0.3)
+        with live_app.app_context():
+            status_watch.watcher()._wake(saga_id)  # nothing changed
+            time.sleep(0.3)
+            _confirm(saga_id)
+
+    answer, waited = _long_poll_while(wake_then_confirm, client, location, headers, running.headers["ETag"])
+    assert answer.status_code == 200 and answer.json["status"] == "confirmed"
+    assert 0.5 < waited < 5, waited
 
 
 def test_a_long_poll_of_a_compensating_booking_answers_at_its_next_status(live_app, client, make_saga,

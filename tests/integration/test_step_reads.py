@@ -101,7 +101,7 @@ def test_the_status_reads_a_booking_with_its_steps_and_its_ticket_seats_in_one_s
 def test_a_long_poll_woken_by_the_outcome_reads_the_booking_once_and_its_state_once(
         live_app, client, running_saga, make_user, auth_headers):
     """Woken, the status has changed and the answer is the booking: read whole, not as its state
-    first and then whole."""
+    first and then whole; and the caller, known from the token before the wait, is not read again."""
     saga_id = running_saga.id
     location, admin = f"/api/v1/bookings/{saga_id}", auth_headers(make_user(is_admin=True))
     etag = client.get(location, headers=admin).headers["ETag"]
@@ -124,3 +124,4 @@ def test_a_long_poll_woken_by_the_outcome_reads_the_booking_once_and_its_state_o
     booking_reads = [sql for sql in _from("sagas", selects) if "JOIN tickets" in sql]
     assert len(state_reads) == 1, state_reads  # before the wait
     assert len(booking_reads) == 1, booking_reads  # after it
+    assert len(_from("users", selects)) == 1, selects  # the bearer token's user, before the wait
