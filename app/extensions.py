@@ -10,7 +10,7 @@ import redis
 from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Select, event, inspect
+from sqlalchemy import BindParameter, Select, bindparam, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -50,6 +50,13 @@ def column_values(obj) -> dict:
     session, is the answer as written. A primary key left None is the database's to assign."""
     return {prop.columns[0].key: getattr(obj, prop.key) for prop in inspect(type(obj)).column_attrs
             if not (prop.columns[0].primary_key and getattr(obj, prop.key) is None)}
+
+
+def in_list(values) -> list[BindParameter]:
+    """The values of a constant IN (...) as one bound parameter each, so the statement's SQL is
+    compiled once: a plain list given to in_() becomes an "expanding" parameter whose SQL is
+    rewritten at every execution, which cost ~25 µs of CPU per statement on the saga's hot path."""
+    return [bindparam(None, value) for value in values]
 
 
 def lock_rows(statement: Select) -> None:

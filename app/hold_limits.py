@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, or_, select
 
 from app.errors import HoldLimitReached
-from app.extensions import db
+from app.extensions import db, in_list
 from app.models import Hold, Saga, SagaStatus, User
 from app.models.types import utcnow
 
@@ -99,8 +99,8 @@ def _claim_reads(by_address: bool):
              .where(Hold.active_clause(bindparam("now")), or_(*actor_holds)))
     # A direct booking counts from its POST until its saga's hold (counted by the first) exists.
     waiting = (select(Saga.user_id, Saga.client_address, Saga.flight_id, Saga.seats)
-               .where(Saga.status.in_((SagaStatus.PENDING, SagaStatus.RUNNING)), Saga.hold_id.is_(None),
-                      ~exists().where(Hold.saga_id == Saga.id), or_(*actor_sagas)))
+               .where(Saga.status.in_(in_list((SagaStatus.PENDING, SagaStatus.RUNNING))),
+                      Saga.hold_id.is_(None), ~exists().where(Hold.saga_id == Saga.id), or_(*actor_sagas)))
     return holds, waiting
 
 

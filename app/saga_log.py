@@ -19,12 +19,17 @@ from sqlalchemy.orm import joinedload
 
 from app import definitions, status_watch
 from app.errors import failure_reason
-from app.extensions import db, end_read, get_redis, keeping_loaded
+from app.extensions import db, end_read, get_redis, in_list, keeping_loaded
 from app.models import Debt, Saga, SagaStatus, SagaStep, StepKind, StepStatus
 from app.models.types import utcnow
 from app.observability import metrics
 
 log = logging.getLogger("saga")
+# The routine lines of a saga going well: each action's attempt and success, and its start. Text
+# logs above DEBUG leave them out, and do not even build them (app/observability/logs.py): a
+# booking then shows as two lines, created and its outcome. Compensations, retries and failures
+# stay on `saga`.
+routine = logging.getLogger("saga.steps")
 
 MESSAGE_LIMIT = 500
 # An owed compensation is retried after 30 s, then twice as late each time, at most hourly.
@@ -109,8 +114,8 @@ def _own(saga_id: str, fence: int, statuses: tuple[str, ...], moves: dict | None
     """
     moves = moves or {}
     now = utcnow()
-    return db.session.execute(_own_statement(tuple(sorted(moves))), {
-        "w_saga_id": saga_id, "w_fence": fence, "w_statuses": list(statuses), "now": now,
+    return db.session.execute(_own_statement(tuple(sorted(moves)), tuple(statuses)), {
+        "w_saga_id": saga_id, "w_fence": fence, "now": now,
         "lease": lease(extra_seconds, now), **{f"new_{name}": value for name, value in moves.items()},
     }).rowcount == 1
 
@@ -124,10 +129,10 @@ _SAGA_COLUMNS = frozenset(column.key for column in inspect(Saga).column_attrs)
 
 
 @cache
-def _own_statement(moved: tuple[str, ...]):
+def _own_statement(moved: tuple[str, ...], statuses: tuple[str, ...]):
     return (update(_sagas)
             .where(_sagas.c.id == bindparam("w_saga_id"), _sagas.c.fence == bindparam("w_fence"),
-                   _sagas.c.status.in_(bindparam("w_statuses", expanding=True)))
+                   _sagas.c.status.in_(in_list(statuses)))
             .values(updated_at=bindparam("now"), progressed_at=bindparam("now"),
                     lease_expires_at=bindparam("lease"), version=_sagas.c.version + 1,
                     **{name: bindparam(f"new_{name}") for name in moved}))
@@ -135,7 +140,7 @@ def _own_statement(moved: tuple[str, ...]):
 
 # Parameters of a WHERE are named w_*: a name of a column in the SET is the SET's own.
 _OPEN_STEP = (_steps.c.saga_id == bindparam("w_saga_id"), _steps.c.name == bindparam("w_step"),
-              _steps.c.status.not_in(SETTLED))
+              _steps.c.status.not_in(in_list(SETTLED)))
 _START_STEP = (update(_steps).where(*_OPEN_STEP)
                .values(status=StepStatus.RUNNING, attempts=_steps.c.attempts + 1,
                        task_id=bindparam("task_id"),
@@ -160,7 +165,8 @@ def _finish_step_statement(columns: tuple[str, ...]):
 
 def _moved(saga_id: str, status: str) -> None:
     """After the commit of a status change: logged, counted, and announced to waiting readers."""
-    log.info("saga %s -> %s", saga_id, status, extra={"saga_id": saga_id, "status": status})
+    (routine if status == SagaStatus.RUNNING else log).info(
+        "saga %s -> %s", saga_id, status, extra={"saga_id": saga_id, "status": status})
     metrics.saga_transitioned(saga_id, status)
     status_watch.announce(get_redis(), saga_id, status)
 
@@ -208,7 +214,7 @@ def resume_started(saga: Saga, name: str, task_id: str) -> None:
 
 
 def _attempt_logged(saga_id: str, name: str, attempts: int, task_id: str | None) -> None:
-    log.info("saga %s: %s attempt %d", saga_id, name, attempts,
+    routine.info("saga %s: %s attempt %d", saga_id, name, attempts,
              extra={"saga_id": saga_id, "step": name, "attempt": attempts, "task_id": task_id})
 
 
@@ -273,9 +279,9 @@ def finish_step(saga_id: str, fence: int, name: str, status: str, error: BaseExc
         db.session.execute(_START_STEP, {"w_saga_id": saga_id, "w_step": start_next,
                                          "task_id": next_task_id, "now": utcnow()})
     db.session.commit()
-    log.info("saga %s: %s %s", saga_id, name, status,
-             extra={"saga_id": saga_id, "step": name, "step_status": status,
-                    "error": values.get("error_code")})
+    went_well = kind == StepKind.ACTION and status == StepStatus.SUCCEEDED
+    (routine if went_well else log).info("saga %s: %s %s", saga_id, name, status, extra={
+        "saga_id": saga_id, "step": name, "step_status": status, "error": values.get("error_code")})
     metrics.step_finished(kind, name, status)
     if saga_status:
         _moved(saga_id, saga_status)

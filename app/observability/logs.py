@@ -60,9 +60,10 @@ def json_formatter() -> logging.Formatter:
 
 
 # Routine lines a person at a terminal does not need at INFO: Celery's per-task trace ("received",
-# "succeeded in ...: {...}"), each HTTP call, each janitor beat sends. Failures are WARNING or above
+# "succeeded in ...: {...}"), each HTTP call, each janitor beat sends, each saga action's attempt
+# and success (app/saga_log.py `routine`). Failures are WARNING or above, or on other loggers,
 # and stay; LOG_LEVEL=DEBUG shows everything.
-ROUTINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "httpx")
+ROUTINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "httpx", "saga.steps")
 ROUTINE_BEAT_PREFIX = "Scheduler: Sending due task"
 # Fields a text line leaves out: the task context (JSON lines have it) and what the message says.
 TEXT_OMITTED = ("task_id", "task_name", "task_retries")
@@ -71,8 +72,7 @@ TEXT_OMITTED = ("task_id", "task_name", "task_retries")
 class RoutineFilter(logging.Filter):
     """Text mode: routine INFO lines pass only when the root logger is at DEBUG.
 
-    A saga step logs when it starts and when it ends; the end says how it went, so the start (which
-    carries `attempt`) is routine too. JSON lines keep all of them, for machines that search.
+    JSON lines keep all of them, for machines that search.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -80,9 +80,7 @@ class RoutineFilter(logging.Filter):
             return True
         if record.name in ROUTINE_LOGGERS:
             return False
-        if record.name == "celery.beat" and str(record.msg).startswith(ROUTINE_BEAT_PREFIX):
-            return False
-        return not (record.name == "saga" and getattr(record, "attempt", None) is not None)
+        return not (record.name == "celery.beat" and str(record.msg).startswith(ROUTINE_BEAT_PREFIX))
 
 
 class TextFormatter(logging.Formatter):
