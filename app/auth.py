@@ -71,9 +71,11 @@ def bearer_token() -> str | None:
 
 
 # Every API request reads it: built once (building a statement cost about as much as running it).
+# The token's two columns, not the token as an object: nothing changes it here.
 @cache
 def _token_read():
-    return (select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+    return (select(User, ApiToken.revoked_at, ApiToken.expires_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
@@ -81,8 +83,8 @@ def _user_for_token(raw_token: str) -> User | None:
     row = db.session.execute(_token_read(), {"token_hash": _digest(raw_token)}).first()
     if row is None:
         return None
-    user, token = row
-    if token.revoked_at is not None or token.expires_at <= utcnow():
+    user, revoked_at, expires_at = row
+    if revoked_at is not None or expires_at <= utcnow():
         return None
     return user
 
