@@ -33,31 +33,23 @@ def _p(summary: dict | None, key: str = "p50") -> float | None:
 
 def derive(results: dict) -> dict:
     r = _strip(results)
-    if "systems" not in r:
+    if "cycles" not in r:
         return r
-    systems = r["systems"]
-    a, b = systems["bare"], systems.pop("bare B")
-    # The bare chain ran first and last: its figures are the mean of both, and B/A shows drift.
-    bare = {
-        "throughput": statistics.fmean([a["loaded"]["throughput"], b["loaded"]["throughput"]]),
-        "loaded_p50_ms": statistics.fmean([x["loaded"]["latency_ms"]["p50"] for x in (a, b)]),
-        "serial_p50_ms": statistics.fmean([x["serial"]["latency_ms"]["p50"] for x in (a, b)]),
-        "cpu_ms": statistics.fmean([x["loaded"]["cpu_ms"]["total"] for x in (a, b)]),
-        "drift": b["loaded"]["throughput"] / a["loaded"]["throughput"],
-    }
-    r["bare_A"], r["bare_B"], r["bare_mean"] = a, b, bare
-    saga, peer = systems["saga"], systems["celery-saga"]
-    ratios = {
-        "throughput_vs_bare": saga["loaded"]["throughput"] / bare["throughput"],
-        "throughput_vs_peer": saga["loaded"]["throughput"] / peer["loaded"]["throughput"],
-        "p50_alone_vs_bare": saga["serial"]["latency_ms"]["p50"] / bare["serial_p50_ms"],
-        "p50_loaded_vs_bare": saga["loaded"]["latency_ms"]["p50"] / bare["loaded_p50_ms"],
-        "cpu_vs_bare": saga["loaded"]["cpu_ms"]["total"] / bare["cpu_ms"],
-        "peer_vs_bare": peer["loaded"]["throughput"] / bare["throughput"],
-        "noop_vs_bare": systems["noop"]["loaded"]["throughput"] / bare["throughput"],
-    }
+    cycles = r["cycles"]
+    bares = [cycle["bare"] for cycle in cycles] + [r["bare_last"]]
+    # Each cycle's saga against the bare chain's rounds on either side of it, and celery-saga's of
+    # the same cycle; the ratios reported are the median over the cycles.
+    r["ratios_by_cycle"] = [_ratios(cycle["saga"], cycle["celery-saga"], (bares[i], bares[i + 1]), r["noop"])
+                            for i, cycle in enumerate(cycles)]
+    ratios = {name: statistics.median(by_cycle[name] for by_cycle in r["ratios_by_cycle"])
+              for name in r["ratios_by_cycle"][0]}
     r["ratios"] = ratios
-    api = {**saga["loaded"]["api_ms"], "seatmap": saga.get("reads", {}).get("api_ms", {}).get("seatmap")}
+    # The rounds shown: each system's median by throughput (the saga's with its seat-map round).
+    saga = {**_median_round([cycle["saga"] for cycle in cycles]), "reads": cycles[0]["saga"].get("reads")}
+    r["systems"] = {"bare": _median_round(bares), "saga": saga, "noop": r["noop"],
+                    "celery-saga": _median_round([cycle["celery-saga"] for cycle in cycles])}
+    r["bare_throughputs"] = [bare["loaded"]["throughput"] for bare in bares]
+    api = {**saga["loaded"]["api_ms"], "seatmap": (saga["reads"] or {}).get("api_ms", {}).get("seatmap")}
     checks = [
         _check("saga/bare throughput", ratios["throughput_vs_bare"], ">=", TARGETS["throughput_vs_bare_min"]),
         _check("saga/celery-saga throughput", ratios["throughput_vs_peer"], ">=",
@@ -83,6 +75,30 @@ def derive(results: dict) -> dict:
     return r
 
 
+def _ratios(saga: dict, peer: dict, bares: tuple[dict, dict], noop: dict) -> dict[str, float]:
+    def bare(figure) -> float:
+        return statistics.fmean(figure(x) for x in bares)
+
+    throughput = bare(lambda x: x["loaded"]["throughput"])
+    return {
+        "throughput_vs_bare": saga["loaded"]["throughput"] / throughput,
+        "throughput_vs_peer": saga["loaded"]["throughput"] / peer["loaded"]["throughput"],
+        "p50_alone_vs_bare": (saga["serial"]["latency_ms"]["p50"]
+                              / bare(lambda x: x["serial"]["latency_ms"]["p50"])),
+        "p50_loaded_vs_bare": (saga["loaded"]["latency_ms"]["p50"]
+                               / bare(lambda x: x["loaded"]["latency_ms"]["p50"])),
+        "cpu_vs_bare": saga["loaded"]["cpu_ms"]["total"] / bare(lambda x: x["loaded"]["cpu_ms"]["total"]),
+        "peer_vs_bare": peer["loaded"]["throughput"] / throughput,
+        "noop_vs_bare": noop["loaded"]["throughput"] / throughput,
+        # How much the machine's speed moved within the cycle: the later bare round over the earlier.
+        "bare_drift": bares[1]["loaded"]["throughput"] / bares[0]["loaded"]["throughput"],
+    }
+
+
+def _median_round(rounds: list[dict]) -> dict:
+    return sorted(rounds, key=lambda x: x["loaded"]["throughput"])[(len(rounds) - 1) // 2]
+
+
 def _check(name: str, value: float | None, op: str, target: float) -> dict:
     if value is None:
         return {"name": name, "value": None, "target": f"{op} {target}", "ok": None}
@@ -100,7 +116,7 @@ def table(r: dict) -> str:
              f"{cfg['clients']} clients, {cfg['sagas']} bookings per round, beat running, "
              f"web {cfg['web_workers']}x{cfg['web_threads']}, "
              f"load average at start {cfg['load_average'][0]:.2f}"]
-    if "systems" not in r:
+    if "cycles" not in r:
         return "\n".join(lines)
     systems = r["systems"]
     header = (f"{'':28}{'per s':>7}{'alone p50':>10}{'p50':>8}{'p95':>8}{'p99':>8}"
@@ -115,28 +131,31 @@ def table(r: dict) -> str:
         return (f"{label:28}{loaded['throughput']:>7.1f}{_ms(alone):>10}{_ms(lat['p50']):>8}"
                 f"{_ms(lat['p95']):>8}{_ms(lat['p99']):>8}{cpu['total']:>8.1f}  {parts}")
 
-    lines += [row("bare chain (A, first)", r["bare_A"]),
+    lines += [row("bare chain", systems["bare"]),
               row("celery-saga 0.1.1", systems["celery-saga"]),
               row("no-op chain", systems["noop"]),
-              row("saga over its HTTP API", systems["saga"]),
-              row("bare chain (B, last)", r["bare_B"])]
+              row("saga over its HTTP API", systems["saga"])]
+    cycles = len(r["cycles"])
+    if cycles > 1:
+        lines.append(f"(each system's median round of {cycles} cycles; the no-op chain's one round)")
     saga = systems["saga"]["loaded"]
     lines += ["", "latency: the compared systems from enqueue to their last task's finish; the saga from "
                   "POST sent to its confirmed timestamp",
               f"saga: own timestamps p50 {_ms(saga['saga_ms']['p50'])} ms; seen by its client p50 "
               f"{_ms(saga['seen_ms']['p50'])} ms; {saga['status_gets_per_booking']} status GETs per booking",
               "", f"{'API under load':28}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"]
-    reads = systems["saga"].get("reads", {}).get("api_ms", {}).get("seatmap")
+    reads = (systems["saga"]["reads"] or {}).get("api_ms", {}).get("seatmap")
     for name, s in {**saga["api_ms"], "seatmap (a round with a reader every 50 ms)": reads}.items():
         if s:
             lines.append(f"  {name:26}{s['n']:>7}{_ms(s['p50']):>9}{_ms(s['p95']):>9}{_ms(s['p99']):>9}")
-    ratios = r["ratios"]
-    lines += ["", f"saga/bare: throughput {ratios['throughput_vs_bare']:.2f}, p50 alone "
-                  f"{ratios['p50_alone_vs_bare']:.2f}, p50 loaded {ratios['p50_loaded_vs_bare']:.2f}, "
-                  f"CPU per booking {ratios['cpu_vs_bare']:.2f}",
-              f"saga/celery-saga: throughput {ratios['throughput_vs_peer']:.2f}; celery-saga/bare "
-              f"{ratios['peer_vs_bare']:.2f}; no-op/bare {ratios['noop_vs_bare']:.2f}; "
-              f"bare B/A {r['bare_mean']['drift']:.2f}"]
+    lines.append("")
+    if cycles > 1:
+        for i, by_cycle in enumerate(r["ratios_by_cycle"], 1):
+            lines.append(f"cycle {i}: " + _ratio_line(by_cycle).replace("\n", "; "))
+        lines.append("bare chain rounds, in order: "
+                     + ", ".join(f"{value:.1f}/s" for value in r["bare_throughputs"]))
+        lines.append(f"median of the {cycles} cycles:")
+    lines += _ratio_line(r["ratios"]).split("\n")
     outcomes = ", ".join(f"{k} {v}" for k, v in saga["outcomes"].items())
     lines.append(f"saga outcomes: {outcomes}; HTTP errors {saga['error_count']}")
     c = r.get("contention")
@@ -170,16 +189,25 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _ratio_line(ratios: dict) -> str:
+    return (f"saga/bare: throughput {ratios['throughput_vs_bare']:.2f}, p50 alone "
+            f"{ratios['p50_alone_vs_bare']:.2f}, p50 loaded {ratios['p50_loaded_vs_bare']:.2f}, "
+            f"CPU per booking {ratios['cpu_vs_bare']:.2f}\n"
+            f"saga/celery-saga: throughput {ratios['throughput_vs_peer']:.2f}; celery-saga/bare "
+            f"{ratios['peer_vs_bare']:.2f}; no-op/bare {ratios['noop_vs_bare']:.2f}; "
+            f"bare later/earlier {ratios['bare_drift']:.2f}")
+
+
 def chart(r: dict, path) -> None:
-    if "systems" not in r:
+    if "cycles" not in r:
         return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    systems = {"saga": r["systems"]["saga"], "bare": r["bare_A"], "celery-saga": r["systems"]["celery-saga"],
-               "no-op": r["systems"]["noop"]}
+    systems = {"saga": r["systems"]["saga"], "bare": r["systems"]["bare"],
+               "celery-saga": r["systems"]["celery-saga"], "no-op": r["systems"]["noop"]}
     colours = {"saga": "#1f77b4", "bare": "#555", "celery-saga": "#ff7f0e", "no-op": "#bbb"}
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     ax = axes[0]

@@ -37,9 +37,6 @@ from scripts.bench import data, load, report
 from scripts.bench.stack import ROOT, Settings, Stack, log
 from tests.e2e.stack import caller_env
 
-# The systems measured against the saga: the worker that runs each, and how a client starts one.
-COMPARED = ("bare", "celery-saga", "noop")
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -50,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="Celery prefork processes (default 2)")
     parser.add_argument("--contention", type=int, help="attempts racing for one flight (500, quick 150)")
     parser.add_argument("--serial", type=int, help="sagas booked one at a time (40, quick 15)")
+    parser.add_argument("--cycles", type=int,
+                        help="times the bare chain, celery-saga and the saga run, in turn (3, quick 1): "
+                             "the ratios printed are the median cycle's")
     parser.add_argument("--growth", action="store_true", help="also: 1 vs 2 workers, 10k flights, 100k sagas")
     parser.add_argument("--growth-flights", type=int, default=10_000)
     parser.add_argument("--growth-sagas", type=int, default=100_000)
@@ -75,7 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.trace_bookings < 1:
         parser.error("--trace-bookings must be at least 1")
-    defaults = {"sagas": (300, 100), "clients": (16, 8), "contention": (500, 150), "serial": (40, 15)}
+    if args.cycles is not None and args.cycles < 1:
+        parser.error("--cycles must be at least 1")
+    defaults = {"sagas": (300, 100), "clients": (16, 8), "contention": (500, 150), "serial": (40, 15),
+                "cycles": (3, 1)}
     for name, (full, quick) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
@@ -104,7 +107,10 @@ class Bench:
                                  chains_broker_db=args.chains_broker_db,
                                  web_workers=args.web_workers, web_threads=args.web_threads)
         self.stack = Stack(self.settings)
-        self.done_redis = redis.Redis.from_url(self.stack.env["BENCH_DONE_URL"], max_connections=256)
+        # Its clients block on BLPOP for up to load.SAGA_TIMEOUT: redis-py's default socket timeout
+        # (5 s) would end a slow booking's wait with an exception in its client thread.
+        self.done_redis = redis.Redis.from_url(self.stack.env["BENCH_DONE_URL"], max_connections=256,
+                                               socket_timeout=load.SAGA_TIMEOUT + 10)
         self.results: dict = {"config": self._config(), "notes": []}
 
     def _config(self) -> dict:
@@ -139,9 +145,9 @@ class Bench:
 
         self.app = create_app()
         a = self.args
-        rounds = 1 + len(COMPARED) + 1  # bare twice
+        rounds = 1 + 3 * a.cycles + 1  # the no-op floor, the cycles, the bare chain once more
         per_round = 2 * a.clients + a.serial + a.sagas
-        needed = (rounds * per_round + (a.sagas if a.profile else 0) + 1 + a.trace_bookings
+        needed = (rounds * per_round + (a.sagas if a.profile else 0) + 2 + a.trace_bookings
                   + (2 * 3 * max(60, a.sagas // 2) * 2 + 200 if a.growth else 0))
         flights = max(4, -(-needed // 162) + 1)
         self.tokens = data.create_users(self.app, max(a.clients, 8))
@@ -235,8 +241,9 @@ class Bench:
             self.stack.stop_one(name)
 
     def system_rounds(self, system: str, workers: int, sagas: int | None = None,
-                      serial: bool = True) -> dict:
-        """One system's rounds on a fresh worker node: a warm-up, one booking at a time, the load."""
+                      serial: bool = True, extras: bool = True) -> dict:
+        """One system's rounds on a fresh worker node: a warm-up, one booking at a time, the load
+        (and, with `extras`, the saga's seat-map round and its profile)."""
         a = self.args
         sagas = sagas or a.sagas
 
@@ -247,9 +254,9 @@ class Bench:
                 if serial:
                     out["serial"] = self.sagas(a.serial, 1)
                 out["loaded"] = self.sagas(sagas, a.clients)
-                if serial:  # the seat map's latency under load: its reader is load of its own
+                if serial and extras:  # the seat map's latency under load: its reader is load of its own
                     out["reads"] = self.sagas(min(sagas, 100), a.clients, seatmap=True)
-                if a.profile:
+                if a.profile and extras:
                     from scripts.bench import profile
 
                     log("profile round under py-spy (its figures are not used)")
@@ -278,34 +285,43 @@ class Bench:
         broker = redis.Redis.from_url(self.app.extensions["celery"].conf.broker_url)
         # The first booking pays for connections and caches; the ones after it are the steady state,
         # and their median CPU per part is printed (this process's only: the participants are not in it).
-        jobs = self.pool.jobs(1 + self.args.trace_bookings)
-        runs = [trace.trace_one(self.app, self.tokens[i % len(self.tokens)], flight, seat, broker)
+        jobs = self.pool.jobs(2 + self.args.trace_bookings)
+        # The last booking runs under the profiler, for its Python calls only.
+        runs = [trace.trace_one(self.app, self.tokens[i % len(self.tokens)], flight, seat, broker,
+                                count_calls=i == len(jobs) - 1)
                 for i, (flight, [seat]) in enumerate(jobs)][1:]  # users in turn: the POST's rate limit
-        counted = runs[-1]
+        counted, runs = runs[-1], runs[:-1]
         cpu = {part: statistics.median(run[part]["cpu_ms"] for run in runs) for part in counted}
+        calls = {part: count["python_calls"] for part, count in counted.items()}
         self.results["trace"] = counted
         self.results["trace_cpu_ms"] = {"bookings": len(runs), "median": cpu, "total": sum(cpu.values())}
+        self.results["trace_python_calls"] = {"by_part": calls, "total": sum(calls.values())}
         for part, count in counted.items():
             if "sql_statements" in count:
                 log(f"  {part}: SQL {count['sql_statements']} ({count['sql_commits']} commits, "
                     f"{count['pool_checkouts']} pool checkouts), "
                     f"Redis {count['redis_round_trips']}, HTTP {count['http_calls']}, {count['ms']} ms, "
-                    f"CPU {cpu[part]:.2f} ms")
+                    f"CPU {cpu[part]:.2f} ms, {calls[part]} Python calls")
                 for statement in count["statements"] if statements else ():
                     log(f"      {statement}")
-        log(f"  in-process CPU of one booking (median of {len(runs)}): {sum(cpu.values()):.2f} ms")
+        log(f"  in-process CPU of one booking (median of {len(runs)}): {sum(cpu.values()):.2f} ms; "
+            f"Python calls: {sum(calls.values())}")
 
     def run_main(self) -> None:
         a, r = self.args, self.results
         k = a.workers
         log("trace: one booking's round trips, in-process")
         self.trace()
-        log(f"{a.sagas} bookings per round, {a.clients} clients, {k} worker processes")
-        r["systems"] = {"bare": self.system_rounds("bare", k)}
-        for system in ("celery-saga", "noop", "saga"):
-            r["systems"][system] = self.system_rounds(system, k)
-        r["systems"]["bare B"] = self.system_rounds("bare", k)
-        self.serial_ids = r["systems"]["saga"]["serial"]["_ids"]
+        log(f"{a.sagas} bookings per round, {a.clients} clients, {k} worker processes; "
+            f"{a.cycles} cycle(s) of the bare chain, celery-saga and the saga, then the bare chain again")
+        # The machine's speed drifts by tens of percent within minutes: each saga round is compared
+        # with the rounds of the same cycle (the bare chain's on either side of it), and the ratios
+        # printed are the median cycle's. The no-op floor runs once.
+        r["noop"] = self.system_rounds("noop", k)
+        r["cycles"] = [{system: self.system_rounds(system, k, extras=cycle == 0)
+                        for system in ("bare", "celery-saga", "saga")} for cycle in range(a.cycles)]
+        r["bare_last"] = self.system_rounds("bare", k)
+        self.serial_ids = r["cycles"][0]["saga"]["serial"]["_ids"]
         log(f"contention: {a.contention} attempts at 1-3 seats of one flight")
         r["contention"] = self.with_worker("worker", k, self.contention)
 

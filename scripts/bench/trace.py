@@ -10,7 +10,9 @@ The counts are what one saga costs besides Celery's own messaging.
 from __future__ import annotations
 
 import base64
+import cProfile
 import json
+import pstats
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,20 +33,24 @@ class Count:
     http: list[str] = field(default_factory=list)
     ms: float = 0.0
     cpu_ms: float = 0.0  # this process's CPU: the booking service's own code, not the participants'
+    # Python function calls (builtins too), when counted: unlike CPU time, the same for the same
+    # code and input whatever else the machine is doing, so it resolves changes of a few percent.
+    calls: int | None = None
     statements: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"sql_statements": self.sql, "sql_commits": self.commits, "pool_checkouts": self.checkouts,
                 "redis_round_trips": dict(self.redis), "http_calls": self.http, "ms": round(self.ms, 1),
-                "cpu_ms": round(self.cpu_ms, 2), "statements": self.statements}
+                "cpu_ms": round(self.cpu_ms, 2), "python_calls": self.calls, "statements": self.statements}
 
 
 class Counters:
     """Hooks on the SQLAlchemy engine, redis-py's connection and httpx's client; one Count at a time."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, count_calls: bool = False) -> None:
         self.current: Count | None = None
         self.engine = engine
+        self.count_calls = count_calls  # under the profiler: its CPU figures are not the code's
 
     @contextmanager
     def installed(self) -> Iterator[Counters]:
@@ -91,18 +97,23 @@ class Counters:
 
     def measure(self, call: Callable[[], object]) -> tuple[Count, object]:
         self.current = Count()
+        profiler = cProfile.Profile() if self.count_calls else None
         started, cpu = time.perf_counter(), time.process_time()
         try:
-            result = call()
+            result = call() if profiler is None else profiler.runcall(call)
         finally:
             count, self.current = self.current, None
+        if profiler is not None:
+            count.calls = pstats.Stats(profiler).total_calls
         count.ms = (time.perf_counter() - started) * 1000
         count.cpu_ms = (time.process_time() - cpu) * 1000
         return count, result
 
 
-def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -> dict:
-    """Book one seat and count what each part costs; the caller makes sure no worker is running."""
+def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis,
+              count_calls: bool = False) -> dict:
+    """Book one seat and count what each part costs (and its Python calls, with `count_calls`); the
+    caller makes sure no worker is running."""
     from app.extensions import db
     from scripts.bench.load import booking_body
 
@@ -111,7 +122,7 @@ def trace_one(app, token: str, flight_id: int, seat: str, broker: redis.Redis) -
     with app.app_context():
         engine = db.engine
     client = app.test_client()
-    with Counters(engine).installed() as counters:
+    with Counters(engine, count_calls).installed() as counters:
         count, response = counters.measure(
             lambda: client.post("/api/v1/bookings", json=booking_body(flight_id, [seat]), headers=headers))
         if response.status_code != 202:

@@ -28,17 +28,19 @@ def test_the_benchmark_runs_every_system_and_reports_the_ratios(tmp_path):
     holds, broker, chains = BENCH_REDIS_DBS
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench", "--quick", "--sagas", "12", "--serial", "3", "--clients", "3",
-         "--contention", "12", "--holds-db", holds, "--broker-db", broker, "--chains-broker-db", chains,
-         "--out", str(tmp_path)],
+         "--cycles", "2", "--contention", "12", "--holds-db", holds, "--broker-db", broker,
+         "--chains-broker-db", chains, "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "saga/bare: throughput" in done.stdout and "saga/celery-saga: throughput" in done.stdout
     [report] = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
-    for system in ("bare_A", "bare_B"):
-        assert report[system]["loaded"]["finished"] == 12
-    for system in ("celery-saga", "noop"):
-        assert report["systems"][system]["loaded"]["finished"] == 12
-    saga = report["systems"]["saga"]["loaded"]
-    assert saga["confirmed"] == 12 and saga["error_count"] == 0
+    assert "cycle 2: saga/bare: throughput" in done.stdout and "median of the 2 cycles:" in done.stdout
+    assert len(report["cycles"]) == len(report["ratios_by_cycle"]) == 2
+    for compared in [report["noop"], report["bare_last"]] + [cycle[name] for cycle in report["cycles"]
+                                                              for name in ("bare", "celery-saga")]:
+        assert compared["loaded"]["finished"] == 12
+    for cycle in report["cycles"]:
+        saga = cycle["saga"]["loaded"]
+        assert saga["confirmed"] == 12 and saga["error_count"] == 0
     assert report["contention"]["every_seat_once_or_free"] and report["contention"]["all_terminal"]
     assert list(tmp_path.glob("*.png"))
